@@ -1,0 +1,38 @@
+# InfiniStore: the two commands a new machine needs are `make run` and `make test`; both install
+# what is missing first.
+
+SWIFT ?= swift
+APT_PACKAGES := libisal-dev liblz4-dev redis-tools
+QUICK ?=
+
+# Runs apt-get as root, through sudo otherwise, or says what to install.
+define install_apt
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; \
+		else echo "error: missing Debian packages:$$missing (run: sudo apt-get install$$missing)" >&2; exit 1; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+endef
+
+.PHONY: deps build test bench-coding clean
+
+deps:
+	$(install_apt)
+
+build: deps
+	$(SWIFT) build -c release
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+# The coding microbenchmark: Swift against ISA-L and LZ4 called from C, in one process.
+# QUICK=1 measures only the RATIO cases and prints `RATIO ...` as its last line.
+bench-coding: deps
+	$(SWIFT) build -c release --product coding-bench
+	.build/release/coding-bench $(if $(QUICK),--quick,)
+
+clean:
+	rm -rf .build

@@ -1,0 +1,67 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Settings every target of ours compiles with: Swift 6 strict concurrency plus the upcoming
+/// features that make imports, existentials and sendability explicit.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "InfiniStore",
+    products: [
+        .library(name: "InfiniCoding", targets: ["InfiniCoding"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/ordo-one/malloc-interposer.git", from: "1.6.1"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CISAL",
+            path: "CModules/CISAL",
+            pkgConfig: "libisal",
+            providers: [.apt(["libisal-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLZ4",
+            path: "CModules/CLZ4",
+            pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]
+        ),
+        .target(
+            name: "InfiniCoding",
+            dependencies: ["CISAL", "CLZ4"]
+        ),
+        .target(
+            name: "InfiniCodingReference"
+        ),
+        .testTarget(
+            name: "InfiniCodingTests",
+            dependencies: ["InfiniCoding", "InfiniCodingReference"]
+        ),
+
+        // Benchmarks: ISA-L and LZ4 called from C, beside the Swift API, in one process.
+        .target(
+            name: "CodingBaseline",
+            path: "Benchmarks/CodingBaseline",
+            cSettings: [.unsafeFlags(["-O3"])],
+            linkerSettings: [.linkedLibrary("isal"), .linkedLibrary("lz4")]
+        ),
+        .executableTarget(
+            name: "coding-bench",
+            dependencies: [
+                "CodingBaseline",
+                "InfiniCoding",
+                "InfiniCodingReference",
+                .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
+            ],
+            path: "Benchmarks/CodingBench"
+        ),
+    ]
+)
+
+for target in package.targets where target.type != .system && target.name != "CodingBaseline" {
+    target.swiftSettings = (target.swiftSettings ?? []) + strictSettings
+}
