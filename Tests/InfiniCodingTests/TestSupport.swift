@@ -92,3 +92,12 @@ extension ShardBuffer {
         }
     }
 }
+
+/// Where two byte strings first differ, or nil if they are equal: a failure message that stays
+/// readable when the arrays are megabytes long.
+func difference(_ actual: [UInt8], _ expected: [UInt8]) -> String? {
+    guard actual != expected else { return nil }
+    guard actual.count == expected.count else { return "length \(actual.count), expected \(expected.count)" }
+    let index = actual.indices.first { actual[$0] != expected[$0] }!
+    return "byte \(index) is \(actual[index]), expected \(expected[index])"
+}
