@@ -13,8 +13,10 @@ let package = Package(
     name: "InfiniStore",
     products: [
         .library(name: "InfiniCoding", targets: ["InfiniCoding"]),
+        .library(name: "RESP", targets: ["RESP"]),
     ],
     dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/ordo-one/malloc-interposer.git", from: "1.6.1"),
     ],
     targets: [
@@ -37,9 +39,17 @@ let package = Package(
         .target(
             name: "InfiniCodingReference"
         ),
+        .target(
+            name: "RESP",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
         .testTarget(
             name: "InfiniCodingTests",
             dependencies: ["InfiniCoding", "InfiniCodingReference"]
+        ),
+        .testTarget(
+            name: "RESPTests",
+            dependencies: ["RESP", .product(name: "NIOCore", package: "swift-nio")]
         ),
 
         // Benchmarks: ISA-L and LZ4 called from C, beside the Swift API, in one process.
