@@ -43,6 +43,21 @@ let package = Package(
             name: "RESP",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        .target(
+            name: "InfiniProxy",
+            dependencies: [
+                "InfiniCoding",
+                "RESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "InfiniProxyTests",
+            dependencies: [
+                "InfiniProxy", "InfiniCoding", "InfiniCodingReference", .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "InfiniCodingTests",
             dependencies: ["InfiniCoding", "InfiniCodingReference"]

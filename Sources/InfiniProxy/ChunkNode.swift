@@ -1,0 +1,63 @@
+/// The name of one chunk: versions are unique across the proxy, so version, stripe and shard
+/// identify a chunk without the key.
+public struct ChunkID: Hashable, Sendable, CustomStringConvertible {
+    public var version: UInt64
+    public var stripe: Int
+    public var shard: Int
+
+    public init(version: UInt64, stripe: Int, shard: Int) {
+        self.version = version
+        self.stripe = stripe
+        self.shard = shard
+    }
+
+    public var description: String { "\(version)/\(stripe)/\(shard)" }
+}
+
+/// A memory node as the proxy's data path sees it: somewhere to put, fetch and drop chunks.
+public protocol ChunkNode: Sendable {
+    /// The node's logical id.
+    var id: Int { get }
+    func store(_ chunk: ChunkID, bytes: [UInt8]) async throws
+    /// The chunk's bytes, or nil if the node does not hold it.
+    func fetch(_ chunk: ChunkID) async throws -> [UInt8]?
+    func remove(_ chunks: [ChunkID]) async
+}
+
+/// A memory node inside the proxy's own process: chunks in a dictionary. It stands in for a
+/// node process in tests of the data path, and can be made to fail on purpose.
+public actor InProcessChunkNode: ChunkNode {
+    public nonisolated let id: Int
+    private var chunks: [ChunkID: [UInt8]] = [:]
+    private var isFailed = false
+
+    public init(id: Int) { self.id = id }
+
+    /// From now on every request fails, as if the node were gone; its memory is lost.
+    public func fail() {
+        isFailed = true
+        chunks.removeAll()
+    }
+
+    public var storedBytes: Int { chunks.values.reduce(0) { $0 + $1.count } }
+
+    public func store(_ chunk: ChunkID, bytes: [UInt8]) throws {
+        guard !isFailed else { throw NodeUnavailable(node: id) }
+        chunks[chunk] = bytes
+    }
+
+    public func fetch(_ chunk: ChunkID) throws -> [UInt8]? {
+        guard !isFailed else { throw NodeUnavailable(node: id) }
+        return chunks[chunk]
+    }
+
+    public func remove(_ ids: [ChunkID]) {
+        for chunk in ids { chunks[chunk] = nil }
+    }
+}
+
+/// A node did not answer.
+public struct NodeUnavailable: Error, Hashable, Sendable, CustomStringConvertible {
+    public var node: Int
+    public var description: String { "memory node \(node) is unavailable" }
+}
