@@ -16,7 +16,7 @@ define install_apt
 	fi
 endef
 
-.PHONY: deps build test bench-coding clean
+.PHONY: deps build run test bench-coding clean
 
 deps:
 	$(install_apt)
@@ -24,9 +24,18 @@ deps:
 build: deps
 	$(SWIFT) build -c release
 
+# The proxy on 127.0.0.1:6378 with local memory-node processes; Ctrl-C stops it and its nodes.
+# Extra flags go in ARGS, e.g. `make run ARGS="--ec 4+2 --nodes 8"`.
+run: deps
+	$(SWIFT) build -c release --product infinistore
+	.build/release/infinistore serve $(ARGS)
+
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --skip InfiniStoreIntegrationTests
+	@# End-to-end tests load both cores with real processes; run them alone so timing-sensitive
+	@# unit tests are not starved.
+	$(SWIFT) test --skip-build --filter InfiniStoreIntegrationTests
 
 # The coding microbenchmark: Swift against ISA-L and LZ4 called from C, in one process.
 # QUICK=1 measures only the RATIO cases and prints `RATIO ...` as its last line.

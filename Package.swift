@@ -17,6 +17,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/ordo-one/malloc-interposer.git", from: "1.6.1"),
     ],
     targets: [
@@ -61,13 +63,44 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        .systemLibrary(
+            name: "CProcessControl",
+            path: "CModules/CProcessControl"
+        ),
+        .target(
+            name: "InfiniNodeProtocol"
+        ),
+        .target(
+            name: "InfiniNode",
+            dependencies: [
+                "InfiniNodeProtocol",
+                "LambdaRuntimeAPI",
+                "RESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "InfiniProxy",
             dependencies: [
                 "InfiniCoding",
+                "InfiniNodeProtocol",
+                "LambdaRuntimeAPI",
                 "RESP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "infinistore",
+            dependencies: [
+                "CProcessControl",
+                "InfiniCoding",
+                "InfiniNode",
+                "InfiniProxy",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
@@ -75,6 +108,10 @@ let package = Package(
             dependencies: [
                 "InfiniProxy", "InfiniCoding", "InfiniCodingReference", .product(name: "NIOCore", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "InfiniStoreIntegrationTests",
+            dependencies: ["infinistore", "InfiniCodingReference"]
         ),
         .testTarget(
             name: "InfiniCodingTests",

@@ -1,0 +1,81 @@
+import NIOCore
+import InfiniNodeProtocol
+import RESP
+
+/// Ends a node's stay when no request is expected any more: after each request it waits a short
+/// window measured from the recent gaps between requests, then says `BYE` and closes the link,
+/// so the invocation returns and billing stops. No fixed timeouts beyond the bounds below.
+final class IdleReturnHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// How long a freshly invoked node waits for its first request.
+    static let firstRequestWindow = TimeAmount.seconds(1)
+    static let shortestWindow = TimeAmount.milliseconds(100)
+    static let longestWindow = TimeAmount.seconds(2)
+
+    private var lastRead: NIODeadline?
+    /// Exponentially weighted mean gap between reads, in nanoseconds.
+    private var meanGap: Double?
+    private var timer: Scheduled<Void>?
+    private var closing = false
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { arm(context: context, after: Self.firstRequestWindow) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        arm(context: context, after: Self.firstRequestWindow)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let now = NIODeadline.now()
+        if let lastRead {
+            let gap = Double((now - lastRead).nanoseconds)
+            meanGap = meanGap.map { 0.8 * $0 + 0.2 * gap } ?? gap
+        }
+        lastRead = now
+        arm(context: context, after: window)
+        context.fireChannelRead(data)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        context.fireChannelInactive()
+    }
+
+    /// Four mean gaps: long enough to ride out a pause in a steady stream of requests, short
+    /// enough that a node whose client went quiet returns within a few round trips. Never below
+    /// 100 ms, the original system's extension after a request, so a proxy busy coding the next
+    /// stripe does not lose its nodes between stripes.
+    var window: TimeAmount {
+        guard let meanGap else { return Self.firstRequestWindow }
+        let nanoseconds = Int64(min(max(4 * meanGap, Double(Self.shortestWindow.nanoseconds)), Double(Self.longestWindow.nanoseconds)))
+        return .nanoseconds(nanoseconds)
+    }
+
+    private func arm(context: ChannelHandlerContext, after delay: TimeAmount) {
+        timer?.cancel()
+        guard !closing else { return }
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: delay) {
+            handler.value.sayGoodbye(context: loopBound.value)
+        }
+    }
+
+    private func sayGoodbye(context: ChannelHandlerContext) {
+        guard !closing else { return }
+        closing = true
+        var bye = context.channel.allocator.buffer(capacity: 16)
+        bye.writePushHeader(1, protocol: .v3)
+        bye.writeBulkString(NodeProtocol.bye)
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(bye)).whenComplete { _ in
+            loopBound.value.close(promise: nil)
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+
+/// The JSON event the proxy sends when it invokes a memory node, and the JSON the node returns.
+///
+/// The same bytes travel through the Lambda Invoke API in AWS and through the local invoker's
+/// Runtime API endpoint, so a node cannot tell the two apart.
+public struct InvocationEvent: Codable, Hashable, Sendable {
+    public enum Command: String, Codable, Sendable {
+        /// Connect to the proxy and serve requests until idle.
+        case ping
+        /// Keep-alive: return at once so the platform keeps the sandbox.
+        case warmup
+    }
+
+    public var nodeID: Int
+    /// `host:port` of the proxy's node port.
+    public var proxyAddress: String
+    /// Identifies this invocation; a link of an older invocation is refused.
+    public var session: String
+    /// The per-invocation secret every link must present.
+    public var token: String
+    public var command: Command
+
+    public init(nodeID: Int, proxyAddress: String, session: String, token: String, command: Command) {
+        self.nodeID = nodeID
+        self.proxyAddress = proxyAddress
+        self.session = session
+        self.token = token
+        self.command = command
+    }
+
+    public func encoded() -> [UInt8] {
+        (try? Array(JSONEncoder().encode(self))) ?? []
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        self = try JSONDecoder().decode(Self.self, from: Data(bytes))
+    }
+
+    /// A fresh random token or session id: 128 bits as hex.
+    public static func randomSecret() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in
+            let value = generator.next() as UInt64
+            let hex = String(value, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
+    }
+}
+
+/// What a node reports when an invocation ends.
+public struct InvocationOutcome: Codable, Hashable, Sendable {
+    public var nodeID: Int
+    public var chunks: Int
+    public var bytes: Int
+    public var requests: Int
+
+    public init(nodeID: Int, chunks: Int, bytes: Int, requests: Int) {
+        self.nodeID = nodeID
+        self.chunks = chunks
+        self.bytes = bytes
+        self.requests = requests
+    }
+
+    public func encoded() -> [UInt8] {
+        (try? Array(JSONEncoder().encode(self))) ?? []
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        self = try JSONDecoder().decode(Self.self, from: Data(bytes))
+    }
+}

@@ -1,0 +1,34 @@
+/// The proxy ↔ node link protocol, framed in RESP so one parser serves both ports.
+///
+/// A node dials the proxy's node port and first sends `NODE-HELLO <nodeID> <session> <token>`;
+/// the proxy answers `+OK` or drops the connection unread. Then the proxy sends requests, each an
+/// array of bulk strings `[command, requestID, arguments…]`, and the node answers each with an
+/// array `[requestID, result, usedBytes]`. Requests are matched by id, so several can be in flight.
+/// Before an idle node returns from its invocation it sends the push `>1 BYE` and closes.
+public enum NodeProtocol {
+    public static let hello = "NODE-HELLO"
+    public static let bye = "BYE"
+
+    /// Request commands.
+    public enum Command: String, Sendable {
+        /// `CSET id chunk bytes` → `+OK`
+        case set = "CSET"
+        /// `CGET id chunk` → bulk bytes, or null when the node does not hold it
+        case get = "CGET"
+        /// `CDEL id chunk…` → integer count removed
+        case delete = "CDEL"
+        /// `CPING id` → `+PONG`
+        case ping = "CPING"
+    }
+
+    /// The largest chunk a link accepts: a shard of a stripe plus its header, with room to spare.
+    public static let maximumFrameLength = 64 << 20
+
+    /// Compares secrets in time independent of where they differ.
+    public static func secretsMatch(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for (x, y) in zip(a, b) { difference |= x ^ y }
+        return difference == 0
+    }
+}

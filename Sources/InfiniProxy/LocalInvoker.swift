@@ -1,0 +1,103 @@
+import Foundation
+import LambdaRuntimeAPI
+
+/// Runs memory nodes as child processes of the proxy, each behind its own loopback Lambda
+/// Runtime API endpoint, so local mode runs exactly the node code that runs in AWS.
+///
+/// A node process is started on its node's first invocation and stays, idle between
+/// invocations like a frozen sandbox, until it is reclaimed (killed) or the invoker shuts down;
+/// a reclaimed node comes back empty on its next invocation.
+public actor LocalInvoker: Invoker {
+    public struct Configuration: Sendable {
+        /// The `infinistore` binary; started as `<executable> node`.
+        public var executable: String
+        /// How long one invocation may run, as a Lambda function timeout.
+        public var invocationTimeout: Duration
+
+        public init(executable: String, invocationTimeout: Duration = .seconds(900)) {
+            self.executable = executable
+            self.invocationTimeout = invocationTimeout
+        }
+    }
+
+    private struct Instance {
+        var process: Process
+        var runtimeAPI: LocalRuntimeAPIServer
+    }
+
+    public let configuration: Configuration
+    private var instances: [Int: Instance] = [:]
+    private var isShutDown = false
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    public func invoke(nodeID: Int, event: [UInt8]) async throws -> [UInt8] {
+        let runtimeAPI = try await instance(for: nodeID)
+        switch try await runtimeAPI.invoke(payload: event, timeout: configuration.invocationTimeout) {
+        case .response(let bytes):
+            return bytes
+        case .functionError(let type, let message):
+            throw InvocationFailed(node: nodeID, type: type, message: message)
+        }
+    }
+
+    /// The process id of each running node process.
+    public var processIDs: [Int: Int32] {
+        instances.mapValues { $0.process.processIdentifier }
+    }
+
+    /// Kills node `nodeID`'s process, as the platform reclaiming its sandbox would.
+    public func reclaim(_ nodeID: Int) {
+        guard let instance = instances[nodeID] else { return }
+        kill(instance.process.processIdentifier, SIGKILL)
+    }
+
+    /// Stops every node process and endpoint; later invocations fail.
+    public func shutdown() async {
+        isShutDown = true
+        let all = instances
+        instances.removeAll()
+        for instance in all.values where instance.process.isRunning {
+            kill(instance.process.processIdentifier, SIGKILL)
+        }
+        for instance in all.values {
+            instance.process.waitUntilExit()
+            await instance.runtimeAPI.shutdown()
+        }
+    }
+
+    private func instance(for nodeID: Int) async throws -> LocalRuntimeAPIServer {
+        if let instance = instances[nodeID], instance.process.isRunning { return instance.runtimeAPI }
+        guard !isShutDown else { throw InvocationFailed(node: nodeID, type: "ShutDown", message: "the invoker is shut down") }
+        let runtimeAPI = try await LocalRuntimeAPIServer.start()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: configuration.executable)
+        process.arguments = ["node"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["AWS_LAMBDA_RUNTIME_API"] = runtimeAPI.endpoint
+        environment["INFINISTORE_PARENT_PID"] = String(getpid())
+        process.environment = environment
+        let generation = ObjectIdentifier(process)
+        process.terminationHandler = { [weak self] _ in
+            guard let self else { return }
+            Task { await self.processExited(nodeID, generation: generation) }
+        }
+        do {
+            try process.run()
+        } catch {
+            await runtimeAPI.shutdown()
+            throw InvocationFailed(node: nodeID, type: "SpawnFailed", message: "\(configuration.executable): \(error)")
+        }
+        instances[nodeID] = Instance(process: process, runtimeAPI: runtimeAPI)
+        return runtimeAPI
+    }
+
+    private func processExited(_ nodeID: Int, generation: ObjectIdentifier) async {
+        guard let instance = instances[nodeID], ObjectIdentifier(instance.process) == generation else { return }
+        instances[nodeID] = nil
+        await instance.runtimeAPI.failOutstanding(reason: "memory node \(nodeID)'s process exited")
+        await instance.runtimeAPI.shutdown()
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import InfiniCodingReference
+import Testing
+
+/// The real binary, real node processes, real clients.
+@Suite(.serialized) struct EndToEndTests {
+    @Test func setGetDeleteAcrossNodeProcesses() throws {
+        let proxy = try RunningProxy(["--ec", "4+2", "--nodes", "8"])
+        #expect(try redisCLI(proxy.port, ["SET", "k", "v"]) == "OK\n")
+        #expect(try redisCLI(proxy.port, ["GET", "k"]) == "v\n")
+        let binary = Data([0, 0, 1, 13, 10, 0])
+        #expect(try redisCLI(proxy.port, ["-x", "SET", "binary"], input: binary) == "OK\n")
+        #expect(try redisCLI(proxy.port, ["--no-raw", "GET", "binary"]) == "\"\\x00\\x00\\x01\\r\\n\\x00\"\n")
+        #expect(try redisCLI(proxy.port, ["SET", "empty", ""]) == "OK\n")
+        #expect(try redisCLI(proxy.port, ["STRLEN", "empty"]) == "0\n")
+        #expect(try redisCLI(proxy.port, ["DEL", "k", "binary", "nope"]) == "2\n")
+        #expect(try redisCLI(proxy.port, ["GET", "k"]) == "\n")
+        #expect(!proxy.nodeProcessIDs.isEmpty, "values must live in node processes")
+        proxy.stop()
+    }
+
+    @Test func a100MiBValuePipedWithRedisCLI() throws {
+        let proxy = try RunningProxy()
+        let value = Data(SampleData.random(100 << 20, seed: 100))
+        #expect(try redisCLI(proxy.port, ["-x", "SET", "large"], input: value) == "OK\n")
+        #expect(try redisCLI(proxy.port, ["STRLEN", "large"]) == "\(100 << 20)\n")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("infinistore-e2e-\(proxy.port)")
+        defer { try? FileManager.default.removeItem(at: path) }
+        try run("/bin/sh", ["-c", "/usr/bin/redis-cli -p \(proxy.port) --raw GET large > \(path.path)"])
+        let read = try Data(contentsOf: path)
+        #expect(read.count == value.count + 1)
+        #expect(read.prefix(value.count) == value)
+        proxy.stop()
+    }
+
+    @Test func redisBenchmarkRunsCleanAndEveryValueReadsBack() throws {
+        let proxy = try RunningProxy()
+        let small = try run(
+            "/usr/bin/redis-benchmark",
+            ["-p", String(proxy.port), "-t", "set,get,mset", "-n", "2000", "-d", "1024", "-q"]
+        )
+        #expect(small.contains("SET:") && small.contains("GET:") && small.contains("MSET"))
+        #expect(!small.lowercased().contains("error"))
+        // redis-benchmark's values are random; what it last wrote must read back whole and stable.
+        #expect(try redisCLI(proxy.port, ["STRLEN", "key:__rand_int__"]) == "1024\n")
+        #expect(try redisCLI(proxy.port, ["GET", "key:__rand_int__"]) == redisCLI(proxy.port, ["GET", "key:__rand_int__"]))
+        let large = try run(
+            "/usr/bin/redis-benchmark",
+            ["-p", String(proxy.port), "-t", "set,get", "-n", "200", "-d", "1048576", "-q"]
+        )
+        #expect(large.contains("SET:") && large.contains("GET:"))
+        #expect(!large.lowercased().contains("error"))
+        #expect(try redisCLI(proxy.port, ["STRLEN", "key:__rand_int__"]) == "1048576\n")
+        let value = try redisCLI(proxy.port, ["--raw", "GET", "key:__rand_int__"])
+        #expect(value.utf8.count == 1_048_576 + 1)
+        #expect(try redisCLI(proxy.port, ["--raw", "GET", "key:__rand_int__"]) == value)
+        proxy.stop()
+    }
+
+    @Test func readsSurviveParityManyKilledNodes() throws {
+        let proxy = try RunningProxy(["--ec", "4+2", "--nodes", "6"])
+        let value = Data(SampleData.random(3 << 20, seed: 3))
+        #expect(try redisCLI(proxy.port, ["-x", "SET", "resilient"], input: value) == "OK\n")
+        let nodes = proxy.nodeProcessIDs
+        #expect(nodes.count == 6)
+        for pid in nodes.prefix(2) { kill(pid, SIGKILL) }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("infinistore-kill-\(proxy.port)")
+        defer { try? FileManager.default.removeItem(at: path) }
+        try run("/bin/sh", ["-c", "/usr/bin/redis-cli -p \(proxy.port) --raw GET resilient > \(path.path)"])
+        let read = try Data(contentsOf: path)
+        #expect(read.prefix(value.count) == value && read.count == value.count + 1)
+
+        // More than p lost and nothing durable yet: a clear error, not a hang.
+        for pid in proxy.nodeProcessIDs.prefix(3) { kill(pid, SIGKILL) }
+        let reply = try redisCLI(proxy.port, ["GET", "resilient"])
+        #expect(reply.hasPrefix("ERR cannot decode"))
+        #expect(try redisCLI(proxy.port, ["PING"]) == "PONG\n")
+        proxy.stop()
+    }
+
+    @Test func nodeProcessesDieWithTheProxy() throws {
+        for signal in [SIGINT, SIGKILL] {
+            let proxy = try RunningProxy(["--ec", "2+1", "--nodes", "3"])
+            #expect(try redisCLI(proxy.port, ["SET", "k", String(repeating: "v", count: 10_000)]) == "OK\n")
+            let nodes = proxy.nodeProcessIDs
+            #expect(nodes.count == 3)
+            proxy.stop(signal: signal)
+            #expect(eventually { nodes.allSatisfy { !isAlive($0) } }, "nodes outlived the proxy after signal \(signal)")
+        }
+    }
+
+    @Test func malformedInputGetsAnErrorAndTheServerGoesOn() throws {
+        let proxy = try RunningProxy(["--ec", "2+1", "--nodes", "3"])
+        let replies = try rawExchange(port: proxy.port, "*1\\r\\n$999999999999\\r\\n")
+        let garbage = try rawExchange(port: proxy.port, "*2\\r\\n+oops\\r\\n")
+        #expect(replies == "-ERR Protocol error: invalid bulk length\r\n")
+        #expect(garbage == "-ERR Protocol error: expected '$', got '+'\r\n")
+        #expect(try redisCLI(proxy.port, ["PING"]) == "PONG\n")
+        proxy.stop()
+    }
+}
+
+/// Sends raw bytes (a printf format) over TCP and returns everything the server answers until it
+/// closes the connection (or 5 s pass).
+func rawExchange(port: Int, _ printfFormat: String) throws -> String {
+    try run(
+        "/bin/bash",
+        ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port); printf '\(printfFormat)' >&3; timeout 5 cat <&3 || true"]
+    )
+}
