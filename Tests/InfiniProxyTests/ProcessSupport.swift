@@ -22,7 +22,9 @@ func runPythonScript(
 ) async throws {
     let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Python")
     let path = directory.appendingPathComponent(script).path
-    let result = try await runProcess("/usr/bin/env", ["python3", path] + arguments, mergingStandardError: true)
+    // No __pycache__ in the source tree.
+    let result = try await runProcess(
+        "/usr/bin/env", ["PYTHONDONTWRITEBYTECODE=1", "python3", path] + arguments, mergingStandardError: true)
     #expect(
         result.status == 0,
         "\(script) \(arguments.joined(separator: " ")) failed:\n\(String(decoding: result.output, as: UTF8.self))",
