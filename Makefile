@@ -20,6 +20,7 @@ endef
 
 deps:
 	$(install_apt)
+	@python3 -c "import redis" 2>/dev/null || python3 -m pip install --quiet 'redis>=5'
 
 build: deps
 	$(SWIFT) build -c release

@@ -2,32 +2,45 @@ import NIOCore
 import Synchronization
 import RESP
 
-/// One client connection's state and its command table.
+/// One client connection's state, and the checks every command goes through before it runs.
 struct ClientSession {
     enum Outcome { case keepOpen, close }
 
-    let store: ObjectStore
-    private(set) var protocolVersion = RESPProtocolVersion.v2
-    private var name: ByteBuffer?
+    let server: ServerState
+    var store: ObjectStore { server.store }
+    var protocolVersion = RESPProtocolVersion.v2
+    var name: ByteBuffer?
+    /// Whether the client has AUTHed, or connected while no password was set (as in Redis,
+    /// setting a password later does not lock out clients already connected).
+    var isAuthenticated: Bool
     let id: Int
 
     private static let nextID = Counter()
 
-    init(store: ObjectStore) {
-        self.store = store
+    init(server: ServerState) {
+        self.server = server
+        self.isAuthenticated = server.settings.password == nil
         self.id = Self.nextID.next()
     }
 
-    /// Runs one command and appends its reply.
+    /// Whether commands other than AUTH, HELLO and QUIT must wait for AUTH.
+    var needsAuthentication: Bool { !isAuthenticated && server.settings.password != nil }
+
+    /// Runs one command and appends its reply. Checks come in Redis's order: unknown command,
+    /// arity, then authentication.
     mutating func execute(_ arguments: [ByteBuffer], replies: inout ByteBuffer) async -> Outcome {
         guard let first = arguments.first else { return .keepOpen }
-        let name = String(buffer: first).lowercased()
+        let name = first.optionName
         guard let command = Command.table[name] else {
             replies.writeError(Self.unknownCommand(String(buffer: first), arguments.dropFirst()))
             return .keepOpen
         }
         guard command.accepts(argumentCount: arguments.count) else {
-            replies.writeError("ERR wrong number of arguments for '\(name)' command")
+            replies.writeError(CommandError.wrongArgumentCount(name).message)
+            return .keepOpen
+        }
+        guard command.isAllowedBeforeAuthentication || !needsAuthentication else {
+            replies.writeError("NOAUTH Authentication required.")
             return .keepOpen
         }
         do {
@@ -47,75 +60,10 @@ struct ClientSession {
         return text
     }
 
-    mutating func hello(_ arguments: [ByteBuffer], replies: inout ByteBuffer) throws -> Outcome {
-        var index = 0
-        if let version = arguments.first {
-            guard let number = Int(String(buffer: version)) else {
-                throw CommandError("ERR Protocol version is not an integer or out of range")
-            }
-            guard let requested = RESPProtocolVersion(rawValue: number) else {
-                throw CommandError("NOPROTO unsupported protocol version")
-            }
-            protocolVersion = requested
-            index = 1
-        }
-        while index < arguments.count {
-            let option = String(buffer: arguments[index]).lowercased()
-            if option == "setname", index + 1 < arguments.count {
-                name = arguments[index + 1]
-                index += 2
-            } else if option == "auth", index + 2 < arguments.count {
-                index += 3
-            } else {
-                throw CommandError("ERR Syntax error in HELLO option '\(String(buffer: arguments[index]))'")
-            }
-        }
-        replies.writeMapHeader(7, protocol: protocolVersion)
-        replies.writeBulkString("server")
-        replies.writeBulkString("redis")
-        replies.writeBulkString("version")
-        replies.writeBulkString("7.2.0")
-        replies.writeBulkString("proto")
-        replies.writeRESPInteger(protocolVersion.rawValue)
-        replies.writeBulkString("id")
-        replies.writeRESPInteger(id)
-        replies.writeBulkString("mode")
-        replies.writeBulkString("standalone")
-        replies.writeBulkString("role")
-        replies.writeBulkString("master")
-        replies.writeBulkString("modules")
-        replies.writeArrayHeader(0)
-        return .keepOpen
+    /// Writes a bulk string, or null for a missing value.
+    func writeValue(_ value: ByteBuffer?, to replies: inout ByteBuffer) {
+        if let value { replies.writeBulkString(value) } else { replies.writeNull(protocol: protocolVersion) }
     }
-
-    mutating func client(_ arguments: [ByteBuffer], replies: inout ByteBuffer) throws -> Outcome {
-        let subcommand = String(buffer: arguments[0]).lowercased()
-        switch (subcommand, arguments.count) {
-        case ("setname", 2):
-            guard !arguments[1].readableBytesView.contains(where: { $0 <= 0x20 || $0 >= 0x7F }) else {
-                throw CommandError("ERR Client names cannot contain spaces, newlines or special characters.")
-            }
-            name = arguments[1]
-            replies.writeSimpleString("OK")
-        case ("getname", 1):
-            if let name { replies.writeBulkString(name) } else { replies.writeNull(protocol: protocolVersion) }
-        case ("id", 1):
-            replies.writeRESPInteger(id)
-        case ("setinfo", 3):
-            replies.writeSimpleString("OK")
-        default:
-            throw CommandError(
-                "ERR unknown subcommand or wrong number of arguments for '\(String(buffer: arguments[0]))'. Try CLIENT HELP."
-            )
-        }
-        return .keepOpen
-    }
-}
-
-/// An error reply, already in Redis's words (prefix included).
-struct CommandError: Error {
-    let message: String
-    init(_ message: String) { self.message = message }
 }
 
 /// Hands out connection ids.

@@ -2,20 +2,45 @@ public import NIOCore
 import NIOPosix
 import RESP
 
-/// The client-facing Redis endpoint: accepts connections and runs one session per client.
+/// The client-facing Redis endpoint: accepts connections, runs one session per client, and
+/// sweeps expired keys in the background.
 public struct ProxyServer: Sendable {
     public struct Configuration: Sendable {
         public var host: String
         public var port: Int
         /// Redis's `proto-max-bulk-len`: the largest value a client may send.
         public var maximumBulkLength: Int
+        /// Redis's `requirepass`: clients must AUTH with it first; nil lets everyone in.
+        public var password: String?
+        /// Redis's `maxclients`: connections beyond it are told so and closed.
+        public var maximumClients: Int
+        /// Redis's `client-query-buffer-limit`: a client leaving more unparsed bytes buffered
+        /// than this is disconnected.
+        public var queryBufferLimit: Int
 
-        public init(host: String = "127.0.0.1", port: Int = 6378, maximumBulkLength: Int = 512 << 20) {
+        /// - Precondition: `queryBufferLimit >= maximumBulkLength`, so the largest accepted
+        ///   value fits in the query buffer.
+        public init(
+            host: String = "127.0.0.1",
+            port: Int = 6378,
+            maximumBulkLength: Int = 512 << 20,
+            password: String? = nil,
+            maximumClients: Int = 10_000,
+            queryBufferLimit: Int = 1 << 30
+        ) {
+            precondition(queryBufferLimit >= maximumBulkLength, "client-query-buffer-limit below proto-max-bulk-len")
+            precondition(maximumClients >= 1, "maxclients below 1")
             self.host = host
             self.port = port
             self.maximumBulkLength = maximumBulkLength
+            self.password = password
+            self.maximumClients = maximumClients
+            self.queryBufferLimit = queryBufferLimit
         }
     }
+
+    /// How often the expiry sweep runs: Redis's default `hz` of 10.
+    static let sweepInterval = Duration.milliseconds(100)
 
     public let configuration: Configuration
     public let store: ObjectStore
@@ -37,27 +62,56 @@ public struct ProxyServer: Sendable {
                     try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
-        if let address = listener.channel.localAddress { await onListening(address) }
+        let address = listener.channel.localAddress
+        let state = ServerState(configuration: configuration, store: store, port: address?.port ?? configuration.port)
+        if let address { await onListening(address) }
         try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await sweepExpiredKeys() }
             try await listener.executeThenClose { clients in
                 for try await client in clients {
-                    group.addTask { await serve(client) }
+                    guard state.admitClient() else {
+                        group.addTask { await reject(client) }
+                        continue
+                    }
+                    group.addTask {
+                        await serve(client, state: state)
+                        state.clientDisconnected()
+                    }
                 }
             }
+            group.cancelAll()
+        }
+    }
+
+    /// Removes expired keys nobody reads, until cancelled.
+    private func sweepExpiredKeys() async {
+        while true {
+            do { try await Task.sleep(for: Self.sweepInterval) } catch { return }
+            await store.removeExpiredKeys()
+        }
+    }
+
+    /// Tells a client over `maxclients` why, as Redis does, and closes it.
+    private func reject(_ client: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+        try? await client.executeThenClose { _, outbound in
+            var reply = client.channel.allocator.buffer(capacity: 40)
+            reply.writeError("ERR max number of clients reached")
+            try await outbound.write(reply)
         }
     }
 
     /// Reads pipelined commands, answers them in order, and writes each read's replies at once.
-    private func serve(_ client: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+    private func serve(_ client: NIOAsyncChannel<ByteBuffer, ByteBuffer>, state: ServerState) async {
         let limits = RESPCommandParser.Limits(maximumBulkLength: configuration.maximumBulkLength)
         try? await client.executeThenClose { inbound, outbound in
-            var session = ClientSession(store: store)
+            var session = ClientSession(server: state)
             var parser = RESPCommandParser(limits: limits)
             var pending = ByteBuffer()
             for try await var bytes in inbound {
                 pending.writeBuffer(&bytes)
                 var replies = client.channel.allocator.buffer(capacity: 256)
                 var closing = false
+                var commands = 0
                 while !closing {
                     let command: [ByteBuffer]?
                     do {
@@ -68,10 +122,14 @@ public struct ProxyServer: Sendable {
                         break
                     }
                     guard let command else { break }
+                    commands += 1
                     closing = await session.execute(command, replies: &replies) == .close
                 }
+                state.countCommands(commands)
                 if replies.readableBytes > 0 { try await outbound.write(replies) }
-                if closing { return }
+                // Like Redis, a client over the limit is dropped without a reply: it is either
+                // broken or hostile, and what it sent so far cannot be answered.
+                if closing || pending.readableBytes > state.settings.queryBufferLimit { return }
                 pending.discardReadBytes()
             }
         }

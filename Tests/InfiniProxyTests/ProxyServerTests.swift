@@ -9,78 +9,61 @@ import Testing
 func withProxy(
     geometry: String = "10+2",
     nodeCount: Int = 14,
+    maximumShardLength: Int = ObjectEncoder.defaultMaximumShardLength,
+    configuration: ProxyServer.Configuration = .init(port: 0),
     _ body: (_ port: Int, _ nodes: [InProcessChunkNode]) async throws -> Void
 ) async throws {
     let nodes = (0..<nodeCount).map { InProcessChunkNode(id: $0) }
-    let store = ObjectStore(configuration: .init(geometry: try ErasureGeometry(geometry)), nodes: nodes)
-    let server = ProxyServer(configuration: .init(port: 0), store: store)
+    let store = ObjectStore(
+        configuration: .init(geometry: try ErasureGeometry(geometry), maximumShardLength: maximumShardLength),
+        nodes: nodes
+    )
+    let server = ProxyServer(configuration: configuration, store: store)
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await server.run { address in portContinuation.yield(address.port ?? 0) } }
         var iterator = ports.makeAsyncIterator()
         let port = try #require(await iterator.next())
+        defer { group.cancelAll() }
         try await body(port, nodes)
-        group.cancelAll()
     }
-}
-
-/// Runs the real `redis-cli` and returns its standard output.
-@discardableResult
-func redisCLI(_ port: Int, _ arguments: [String], input: Data? = nil) throws -> String {
-    try run("/usr/bin/redis-cli", ["-p", String(port)] + arguments, input: input)
-}
-
-func run(_ executable: String, _ arguments: [String], input: Data? = nil) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let output = Pipe()
-    process.standardOutput = output
-    let inputPipe = Pipe()
-    process.standardInput = inputPipe
-    try process.run()
-    if let input { inputPipe.fileHandleForWriting.write(input) }
-    try inputPipe.fileHandleForWriting.close()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
 }
 
 @Suite(.serialized) struct ProxyServerTests {
     @Test func setGetDeleteWithRedisCLI() async throws {
         try await withProxy { (port: Int, _: [InProcessChunkNode]) async throws in
-            #expect(try redisCLI(port, ["PING"]) == "PONG\n")
-            #expect(try redisCLI(port, ["SET", "greeting", "hello world"]) == "OK\n")
-            #expect(try redisCLI(port, ["GET", "greeting"]) == "hello world\n")
-            #expect(try redisCLI(port, ["STRLEN", "greeting"]) == "11\n")
-            #expect(try redisCLI(port, ["EXISTS", "greeting", "missing", "greeting"]) == "2\n")
-            #expect(try redisCLI(port, ["GET", "missing"]) == "\n")
-            #expect(try redisCLI(port, ["DEL", "greeting", "missing"]) == "1\n")
-            #expect(try redisCLI(port, ["GET", "greeting"]) == "\n")
-            #expect(try redisCLI(port, ["DBSIZE"]) == "0\n")
+            #expect(try await redisCLI(port, ["PING"]) == "PONG\n")
+            #expect(try await redisCLI(port, ["SET", "greeting", "hello world"]) == "OK\n")
+            #expect(try await redisCLI(port, ["GET", "greeting"]) == "hello world\n")
+            #expect(try await redisCLI(port, ["STRLEN", "greeting"]) == "11\n")
+            #expect(try await redisCLI(port, ["EXISTS", "greeting", "missing", "greeting"]) == "2\n")
+            #expect(try await redisCLI(port, ["GET", "missing"]) == "\n")
+            #expect(try await redisCLI(port, ["DEL", "greeting", "missing"]) == "1\n")
+            #expect(try await redisCLI(port, ["GET", "greeting"]) == "\n")
+            #expect(try await redisCLI(port, ["DBSIZE"]) == "0\n")
         }
     }
 
     @Test func binarySafeAndEmptyValues() async throws {
         try await withProxy { (port: Int, _: [InProcessChunkNode]) async throws in
             let binary = Data([0, 1, 2, 0, 13, 10, 255, 0])
-            #expect(try redisCLI(port, ["-x", "SET", "binary"], input: binary) == "OK\n")
-            let echoed = try run("/bin/sh", ["-c", "/usr/bin/redis-cli -p \(port) --no-raw GET binary"])
+            #expect(try await redisCLI(port, ["-x", "SET", "binary"], input: binary) == "OK\n")
+            let echoed = try await run("/bin/sh", ["-c", "/usr/bin/redis-cli -p \(port) --no-raw GET binary"])
             #expect(echoed == "\"\\x00\\x01\\x02\\x00\\r\\n\\xff\\x00\"\n")
-            #expect(try redisCLI(port, ["SET", "empty", ""]) == "OK\n")
-            #expect(try redisCLI(port, ["STRLEN", "empty"]) == "0\n")
-            #expect(try redisCLI(port, ["EXISTS", "empty"]) == "1\n")
+            #expect(try await redisCLI(port, ["SET", "empty", ""]) == "OK\n")
+            #expect(try await redisCLI(port, ["STRLEN", "empty"]) == "0\n")
+            #expect(try await redisCLI(port, ["EXISTS", "empty"]) == "1\n")
         }
     }
 
     @Test func largeValuesRoundTripThroughStripes() async throws {
         try await withProxy { (port: Int, _: [InProcessChunkNode]) async throws in
             let value = Data(SampleData.random(25 << 20, seed: 25))
-            #expect(try redisCLI(port, ["-x", "SET", "large"], input: value) == "OK\n")
-            #expect(try redisCLI(port, ["STRLEN", "large"]) == "\(value.count)\n")
+            #expect(try await redisCLI(port, ["-x", "SET", "large"], input: value) == "OK\n")
+            #expect(try await redisCLI(port, ["STRLEN", "large"]) == "\(value.count)\n")
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("infinistore-large-\(port)")
             defer { try? FileManager.default.removeItem(at: path) }
-            _ = try run("/bin/sh", ["-c", "/usr/bin/redis-cli -p \(port) --raw GET large > \(path.path)"])
+            _ = try await run("/bin/sh", ["-c", "/usr/bin/redis-cli -p \(port) --raw GET large > \(path.path)"])
             let read = try Data(contentsOf: path)
             // --raw appends one newline.
             #expect(read.count == value.count + 1)
@@ -91,51 +74,51 @@ func run(_ executable: String, _ arguments: [String], input: Data? = nil) throws
     @Test func errorsUseRedisWording() async throws {
         try await withProxy { (port: Int, _: [InProcessChunkNode]) async throws in
             // redis-cli prints an error reply and a blank line, as it does for redis-server.
-            #expect(try redisCLI(port, ["FOO", "bar", "baz"]) == "ERR unknown command 'FOO', with args beginning with: 'bar' 'baz' \n\n")
-            #expect(try redisCLI(port, ["GET"]) == "ERR wrong number of arguments for 'get' command\n\n")
-            #expect(try redisCLI(port, ["SET", "k", "v", "BOGUS"]) == "ERR syntax error\n\n")
-            #expect(try redisCLI(port, ["SELECT", "1"]) == "ERR DB index is out of range\n\n")
-            #expect(try redisCLI(port, ["PING"]) == "PONG\n")
+            #expect(try await redisCLI(port, ["FOO", "bar", "baz"]) == "ERR unknown command 'FOO', with args beginning with: 'bar' 'baz' \n\n")
+            #expect(try await redisCLI(port, ["GET"]) == "ERR wrong number of arguments for 'get' command\n\n")
+            #expect(try await redisCLI(port, ["SET", "k", "v", "BOGUS"]) == "ERR syntax error\n\n")
+            #expect(try await redisCLI(port, ["SELECT", "1"]) == "ERR DB index is out of range\n\n")
+            #expect(try await redisCLI(port, ["PING"]) == "PONG\n")
         }
     }
 
     @Test func setOptionsNXXXAndGET() async throws {
         try await withProxy { (port: Int, _: [InProcessChunkNode]) async throws in
-            #expect(try redisCLI(port, ["SET", "k", "1", "NX"]) == "OK\n")
-            #expect(try redisCLI(port, ["SET", "k", "2", "NX"]) == "\n")
-            #expect(try redisCLI(port, ["SET", "k", "3", "XX", "GET"]) == "1\n")
-            #expect(try redisCLI(port, ["SET", "other", "4", "XX"]) == "\n")
-            #expect(try redisCLI(port, ["GET", "k"]) == "3\n")
-            #expect(try redisCLI(port, ["MSET", "a", "x", "b", "y"]) == "OK\n")
-            #expect(try redisCLI(port, ["MGET", "a", "nope", "b"]) == "x\n\ny\n")
+            #expect(try await redisCLI(port, ["SET", "k", "1", "NX"]) == "OK\n")
+            #expect(try await redisCLI(port, ["SET", "k", "2", "NX"]) == "\n")
+            #expect(try await redisCLI(port, ["SET", "k", "3", "XX", "GET"]) == "1\n")
+            #expect(try await redisCLI(port, ["SET", "other", "4", "XX"]) == "\n")
+            #expect(try await redisCLI(port, ["GET", "k"]) == "3\n")
+            #expect(try await redisCLI(port, ["MSET", "a", "x", "b", "y"]) == "OK\n")
+            #expect(try await redisCLI(port, ["MGET", "a", "nope", "b"]) == "x\n\ny\n")
         }
     }
 
     @Test func readsSurviveParityManyFailedNodes() async throws {
         try await withProxy { (port: Int, nodes: [InProcessChunkNode]) async throws in
             let value = String(repeating: "0123456789abcdef", count: 4096)
-            #expect(try redisCLI(port, ["SET", "resilient", value]) == "OK\n")
-            #expect(try redisCLI(port, ["SET", "small", "tiny"]) == "OK\n")
+            #expect(try await redisCLI(port, ["SET", "resilient", value]) == "OK\n")
+            #expect(try await redisCLI(port, ["SET", "small", "tiny"]) == "OK\n")
             // 10+2 over 14 nodes: any two nodes may go.
             await nodes[3].fail()
             await nodes[9].fail()
-            #expect(try redisCLI(port, ["GET", "resilient"]) == value + "\n")
-            #expect(try redisCLI(port, ["GET", "small"]) == "tiny\n")
+            #expect(try await redisCLI(port, ["GET", "resilient"]) == value + "\n")
+            #expect(try await redisCLI(port, ["GET", "small"]) == "tiny\n")
             for node in nodes.prefix(6) { await node.fail() }
-            let reply = try redisCLI(port, ["GET", "resilient"])
+            let reply = try await redisCLI(port, ["GET", "resilient"])
             #expect(reply.hasPrefix("ERR cannot decode stripe 0"))
         }
     }
 
     @Test func redisBenchmarkPipelinedRunHasNoErrors() async throws {
         try await withProxy { (port: Int, _: [InProcessChunkNode]) async throws in
-            let output = try run(
+            let output = try await run(
                 "/usr/bin/redis-benchmark",
                 ["-p", String(port), "-n", "2000", "-c", "10", "-P", "16", "-d", "1024", "-t", "set,get", "-q"]
             )
             #expect(output.contains("SET:") && output.contains("GET:"))
             #expect(!output.lowercased().contains("error"))
-            #expect(try redisCLI(port, ["STRLEN", "key:__rand_int__"]) == "1024\n")
+            #expect(try await redisCLI(port, ["STRLEN", "key:__rand_int__"]) == "1024\n")
         }
     }
 }

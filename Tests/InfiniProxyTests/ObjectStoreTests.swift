@@ -1,0 +1,119 @@
+import InfiniCoding
+import InfiniProxy
+import NIOCore
+import Synchronization
+import Testing
+
+/// A memory node that records which chunks were fetched from it.
+actor CountingChunkNode: ChunkNode {
+    nonisolated let id: Int
+    private let node: InProcessChunkNode
+    private(set) var fetched: [ChunkID] = []
+
+    init(id: Int) {
+        self.id = id
+        self.node = InProcessChunkNode(id: id)
+    }
+
+    func store(_ chunk: ChunkID, bytes: [UInt8]) async throws { try await node.store(chunk, bytes: bytes) }
+
+    func fetch(_ chunk: ChunkID) async throws -> [UInt8]? {
+        fetched.append(chunk)
+        return try await node.fetch(chunk)
+    }
+
+    func remove(_ chunks: [ChunkID]) async { await node.remove(chunks) }
+}
+
+/// The metadata side of the store: ranged reads, SCAN's guarantee, TTLs and the sweep.
+struct ObjectStoreTests {
+    private static func makeStore(nodes: [any ChunkNode], shardLength: Int = 1024) throws -> ObjectStore {
+        ObjectStore(configuration: .init(geometry: try ErasureGeometry("4+2"), maximumShardLength: shardLength), nodes: nodes)
+    }
+
+    private static func key(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
+
+    @Test func rangedReadFetchesOnlyOverlappingStripes() async throws {
+        let nodes = (0..<6).map { CountingChunkNode(id: $0) }
+        let store = try Self.makeStore(nodes: nodes)
+        // 4 data shards of 1 KiB: 4 KiB stripes, so 20 000 bytes make 5 stripes.
+        let bytes = (0..<20_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        try await store.set(Self.key("big"), value: ByteBuffer(bytes: bytes))
+        let range = 9_000..<9_100
+        let part = try #require(try await store.get(Self.key("big"), range: range))
+        #expect(Array(part.readableBytesView) == Array(bytes[range]))
+        var stripes = Set<Int>()
+        for node in nodes { for chunk in await node.fetched { stripes.insert(chunk.stripe) } }
+        #expect(stripes == [2])
+        let across = try #require(try await store.get(Self.key("big"), range: 8_000..<12_300))
+        #expect(Array(across.readableBytesView) == Array(bytes[8_000..<12_300]))
+        let clamped = try #require(try await store.get(Self.key("big"), range: 19_990..<30_000))
+        #expect(Array(clamped.readableBytesView) == Array(bytes[19_990...]))
+        #expect(try await store.get(Self.key("missing"), range: 0..<10) == nil)
+    }
+
+    @Test func scanReturnsEveryKeyPresentThroughoutDespiteChurn() async throws {
+        let store = try Self.makeStore(nodes: (0..<6).map { InProcessChunkNode(id: $0) })
+        let stable = (0..<500).map { "stable:\($0)" }
+        for (index, name) in stable.enumerated() {
+            try await store.set(Self.key(name), value: ByteBuffer(string: "v"))
+            try await store.set(Self.key("churn:\(index)"), value: ByteBuffer(string: "v"))
+        }
+        var seen: [String: Int] = [:]
+        var cursor: UInt64 = 0
+        var round = 0
+        repeat {
+            let page = await store.scan(from: cursor, count: 17)
+            for key in page.keys { seen[String(buffer: key), default: 0] += 1 }
+            cursor = page.next
+            // Between calls: delete old keys, add new ones, and overwrite stable ones.
+            for victim in (round * 40)..<(round * 40 + 40) { await store.delete(Self.key("churn:\(victim)")) }
+            try await store.set(Self.key("added:\(round)"), value: ByteBuffer(string: "v"))
+            try await store.set(Self.key(stable[round % stable.count]), value: ByteBuffer(string: "w"))
+            round += 1
+        } while cursor != 0
+        for name in stable { #expect(seen[name] == 1, "\(name)") }
+    }
+
+    @Test func expiredKeysAreInvisibleAtOnceAndSweptLater() async throws {
+        let store = try Self.makeStore(nodes: (0..<6).map { InProcessChunkNode(id: $0) })
+        for index in 0..<100 { try await store.set(Self.key("t:\(index)"), value: ByteBuffer(string: "v")) }
+        try await store.set(Self.key("kept"), value: ByteBuffer(string: "v"))
+        // TTLs are set after the slow part, storing chunks, with a margin for a loaded machine.
+        let soon = store.now() + 1000
+        for index in 0..<100 { #expect(await store.updateExpiry(of: Self.key("t:\(index)"), to: .at(soon))) }
+        #expect(await store.volatileCount == 100)
+        #expect(await store.timeToLive(of: Self.key("t:0")) == .expiresAt(soon))
+        while store.now() <= soon { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(try await store.get(Self.key("t:0")) == nil)
+        #expect(await store.timeToLive(of: Self.key("t:1")) == .missing)
+        #expect(await store.keys() == [Self.key("kept")])
+        var cycles = 0
+        while await store.count > 1, cycles < 100 {
+            await store.removeExpiredKeys()
+            cycles += 1
+        }
+        #expect(await store.count == 1)
+        #expect(await store.volatileCount == 0)
+        #expect(await store.statistics.expiredKeys == 100)
+    }
+
+    @Test func conditionalWritesAndExpiryConditions() async throws {
+        let store = try Self.makeStore(nodes: (0..<6).map { InProcessChunkNode(id: $0) })
+        let key = Self.key("k")
+        #expect(try await store.set(key, value: ByteBuffer(string: "1"), condition: .ifPresent) == false)
+        #expect(try await store.set(key, value: ByteBuffer(string: "1"), condition: .ifAbsent))
+        #expect(try await store.set(key, value: ByteBuffer(string: "2"), condition: .ifAbsent) == false)
+        let later = store.now() + 60_000
+        #expect(await store.updateExpiry(of: key, to: .at(later), condition: .ifTTL) == false)
+        #expect(await store.updateExpiry(of: key, to: .at(later), condition: .ifGreater) == false)
+        #expect(await store.updateExpiry(of: key, to: .at(later), condition: .ifLess))
+        #expect(await store.updateExpiry(of: key, to: .at(later + 1), condition: .ifNoTTL) == false)
+        try await store.set(key, value: ByteBuffer(string: "3"), expiry: .keep)
+        #expect(await store.timeToLive(of: key) == .expiresAt(later))
+        try await store.set(key, value: ByteBuffer(string: "4"))
+        #expect(await store.timeToLive(of: key) == .persistent)
+        #expect(await store.updateExpiry(of: key, to: .at(store.now() - 1)))
+        #expect(await store.contains(key) == false)
+    }
+}
