@@ -27,8 +27,21 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Number of local memory nodes (default: data + parity + 2).")
     var nodes: Int?
 
+    @Option(help: "Password clients must AUTH with (Redis's requirepass).")
+    var requirepass: String?
+
+    @Option(help: "Most simultaneous client connections (Redis's maxclients).")
+    var maxclients = 10_000
+
+    @Option(name: .customLong("proto-max-bulk-len"), help: "Largest value a client may send, in bytes.")
+    var maximumBulkLength = 512 << 20
+
     func validate() throws {
         let geometry = try parsedGeometry()
+        guard maxclients >= 1 else { throw ValidationError("--maxclients must be at least 1") }
+        guard maximumBulkLength >= 1, maximumBulkLength <= 1 << 30 else {
+            throw ValidationError("--proto-max-bulk-len must be between 1 and 1073741824")
+        }
         if let nodes, nodes < geometry.totalShards {
             throw ValidationError("--nodes \(nodes) is fewer than the \(geometry.totalShards) chunks of each object (--ec \(ec))")
         }
@@ -48,7 +61,16 @@ struct ServeCommand: AsyncParsableCommand {
         let invoker = LocalInvoker(configuration: .init(executable: Self.executablePath()))
         let pool = NodePool(configuration: .init(nodeCount: nodeCount), invoker: invoker)
         let store = ObjectStore(configuration: .init(geometry: geometry), nodes: pool.chunkNodes)
-        let proxy = ProxyServer(configuration: .init(host: bind, port: port), store: store)
+        let proxy = ProxyServer(
+            configuration: .init(
+                host: bind,
+                port: port,
+                maximumBulkLength: maximumBulkLength,
+                password: requirepass,
+                maximumClients: maxclients
+            ),
+            store: store
+        )
         let nodePortServer = NodePortServer(host: bind, port: nodePort, pool: pool)
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
 
