@@ -16,7 +16,7 @@ define install_apt
 	fi
 endef
 
-.PHONY: deps build run test bench-coding clean
+.PHONY: deps build run test bench-coding bench-redis clean
 
 deps:
 	$(install_apt)
@@ -43,6 +43,12 @@ test: deps
 bench-coding: deps
 	$(SWIFT) build -c release --product coding-bench
 	.build/release/coding-bench $(if $(QUICK),--quick,)
+
+# redis-benchmark against redis-server and infinistore in one run (needs redis-server).
+bench-redis: deps
+	@command -v redis-server >/dev/null || { apt-get install -y -qq redis-server >/dev/null || sudo apt-get install -y -qq redis-server; }
+	$(SWIFT) build -c release --product infinistore
+	Benchmarks/redis-compare.sh
 
 clean:
 	rm -rf .build
