@@ -108,3 +108,23 @@ func rawExchange(port: Int, _ printfFormat: String) throws -> String {
         ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port); printf '\(printfFormat)' >&3; timeout 5 cat <&3 || true"]
     )
 }
+
+/// The redis-py scripts of the proxy's tests, run against the real binary.
+@Suite(.serialized) struct RedisPyEndToEndTests {
+    static let scripts = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("InfiniProxyTests/Python")
+
+    @Test(arguments: ["strings.py", "expiry.py", "keyspace.py"], [2, 3])
+    func redisPy(script: String, protocolVersion: Int) throws {
+        // The defaults (10+2 over 14 nodes), which keyspace.py checks in INFO.
+        let proxy = try RunningProxy()
+        let path = Self.scripts.appendingPathComponent(script).path
+        let output = try run(
+            "/bin/sh",
+            ["-c", "python3 \(path) \(proxy.port) \(protocolVersion) 2>&1; echo \"exit=$?\""]
+        )
+        #expect(output.hasSuffix("exit=0\n"), "\(script) with protocol \(protocolVersion): \(output)")
+        proxy.stop()
+    }
+}
