@@ -13,16 +13,22 @@ public actor LocalInvoker: Invoker {
         public var executable: String
         /// How long one invocation may run, as a Lambda function timeout.
         public var invocationTimeout: Duration
+        /// Reclaim (kill) a node process idle this long, as the platform reclaims idle
+        /// sandboxes; nil keeps idle nodes forever.
+        public var reclaimAfterIdle: Duration?
 
-        public init(executable: String, invocationTimeout: Duration = .seconds(900)) {
+        public init(executable: String, invocationTimeout: Duration = .seconds(900), reclaimAfterIdle: Duration? = nil) {
             self.executable = executable
             self.invocationTimeout = invocationTimeout
+            self.reclaimAfterIdle = reclaimAfterIdle
         }
     }
 
     private struct Instance {
         var process: Process
         var runtimeAPI: LocalRuntimeAPIServer
+        var runningInvocations = 0
+        var idleSince = ContinuousClock.now
     }
 
     public let configuration: Configuration
@@ -35,6 +41,11 @@ public actor LocalInvoker: Invoker {
 
     public func invoke(nodeID: Int, event: [UInt8]) async throws -> [UInt8] {
         let runtimeAPI = try await instance(for: nodeID)
+        instances[nodeID]?.runningInvocations += 1
+        defer {
+            instances[nodeID]?.runningInvocations -= 1
+            instances[nodeID]?.idleSince = .now
+        }
         switch try await runtimeAPI.invoke(payload: event, timeout: configuration.invocationTimeout) {
         case .response(let bytes):
             return bytes
@@ -52,6 +63,19 @@ public actor LocalInvoker: Invoker {
     public func reclaim(_ nodeID: Int) {
         guard let instance = instances[nodeID] else { return }
         kill(instance.process.processIdentifier, SIGKILL)
+    }
+
+    /// Reclaims idle node processes per ``Configuration/reclaimAfterIdle`` until cancelled.
+    public func run() async {
+        guard let limit = configuration.reclaimAfterIdle else { return }
+        let interval = min(limit / 4, .seconds(1))
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: interval) } catch { return }
+            let now = ContinuousClock.now
+            for (node, instance) in instances where instance.runningInvocations == 0 && now - instance.idleSince >= limit {
+                reclaim(node)
+            }
+        }
     }
 
     /// Stops every node process and endpoint; later invocations fail.

@@ -27,6 +27,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Number of local memory nodes (default: data + parity + 2).")
     var nodes: Int?
 
+    @Option(
+        name: .customLong("reclaim-after"),
+        help: "Kill a local node process idle this many seconds, as Lambda reclaims idle sandboxes (default: never)."
+    )
+    var reclaimAfter: Double?
+
     @Option(help: "Password clients must AUTH with (Redis's requirepass).")
     var requirepass: String?
 
@@ -38,6 +44,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         let geometry = try parsedGeometry()
+        if let reclaimAfter, !(reclaimAfter > 0) { throw ValidationError("--reclaim-after must be positive") }
         guard maxclients >= 1 else { throw ValidationError("--maxclients must be at least 1") }
         guard maximumBulkLength >= 1, maximumBulkLength <= 1 << 30 else {
             throw ValidationError("--proto-max-bulk-len must be between 1 and 1073741824")
@@ -58,7 +65,12 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let geometry = try parsedGeometry()
         let nodeCount = nodes ?? geometry.totalShards + 2
-        let invoker = LocalInvoker(configuration: .init(executable: Self.executablePath()))
+        let invoker = LocalInvoker(
+            configuration: .init(
+                executable: Self.executablePath(),
+                reclaimAfterIdle: reclaimAfter.map { .milliseconds(Int64($0 * 1000)) }
+            )
+        )
         let pool = NodePool(configuration: .init(nodeCount: nodeCount), invoker: invoker)
         let store = ObjectStore(configuration: .init(geometry: geometry), nodes: pool.chunkNodes)
         let proxy = ProxyServer(
@@ -78,6 +90,7 @@ struct ServeCommand: AsyncParsableCommand {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 let (nodePortReady, nodePortBound) = AsyncStream.makeStream(of: Int.self)
                 group.addTask { await pool.run() }
+                if reclaimAfter != nil { group.addTask { await invoker.run() } }
                 group.addTask {
                     try await nodePortServer.run { address in nodePortBound.yield(address.port ?? 0) }
                 }

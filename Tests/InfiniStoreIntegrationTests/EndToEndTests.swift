@@ -128,3 +128,18 @@ func rawExchange(port: Int, _ printfFormat: String) throws -> String {
         proxy.stop()
     }
 }
+
+/// Idle node processes are reclaimed like idle Lambda sandboxes, and come back on demand.
+@Suite struct ReclaimTests {
+    @Test func idleNodesAreReclaimedAndComeBack() throws {
+        let proxy = try RunningProxy(["--ec", "2+1", "--nodes", "3", "--reclaim-after", "0.5"])
+        #expect(try redisCLI(proxy.port, ["SET", "k", "v"]) == "OK\n")
+        let first = proxy.nodeProcessIDs
+        #expect(!first.isEmpty)
+        #expect(eventually { proxy.nodeProcessIDs.isEmpty }, "idle nodes were not reclaimed")
+        #expect(try redisCLI(proxy.port, ["SET", "k2", "v2"]) == "OK\n")
+        #expect(try redisCLI(proxy.port, ["GET", "k2"]) == "v2\n")
+        #expect(Set(proxy.nodeProcessIDs).isDisjoint(with: first))
+        proxy.stop()
+    }
+}
