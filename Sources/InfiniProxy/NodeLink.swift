@@ -16,8 +16,6 @@ actor NodeLink {
     private var abandoned: Set<Int64> = []
     private var lastRequestID: Int64 = 0
     private var closedReason: String?
-    /// The node's memory use as of its latest reply.
-    private(set) var usedBytes = 0
 
     init(nodeID: Int, session: String, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
         self.nodeID = nodeID
@@ -68,12 +66,12 @@ actor NodeLink {
         }
     }
 
-    /// Called by the reader with each reply `[id, result, usedBytes]`.
+    /// Called by the reader with each reply `[id, result, usedBytes]`; the memory figure is not
+    /// used by the proxy yet.
     func deliver(_ reply: RESPValue) {
         guard let fields = reply.arrayValue, fields.count == 3,
             let idText = fields[0].stringValue, let id = Int64(idText)
         else { return }
-        usedBytes = Int(fields[2].integerValue ?? Int64(usedBytes))
         if let continuation = waiting.removeValue(forKey: id) {
             continuation.resume(returning: fields[1])
         } else if abandoned.remove(id) == nil, id > 0, id <= lastRequestID {

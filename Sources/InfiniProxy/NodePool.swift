@@ -30,8 +30,6 @@ public actor NodePool {
     private var activations: [Int: Activation] = [:]
     private let invocations: AsyncStream<InvocationEvent>
     private let invocationQueue: AsyncStream<InvocationEvent>.Continuation
-    /// Invocations served so far, per node.
-    public private(set) var invocationCounts: [Int: Int] = [:]
 
     public init(configuration: Configuration, invoker: any Invoker) {
         self.configuration = configuration
@@ -101,7 +99,6 @@ public actor NodePool {
     /// Makes an authenticated link the node's link and hands it to everyone waiting.
     func attach(_ link: NodeLink) {
         links[link.nodeID] = link
-        invocationCounts[link.nodeID, default: 0] += 1
         guard let activation = activations.removeValue(forKey: link.nodeID) else { return }
         for waiter in activation.waiters { waiter.resume(returning: link) }
     }
