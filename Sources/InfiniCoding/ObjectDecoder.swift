@@ -46,17 +46,25 @@ public struct ObjectDecoder: ~Copyable {
     @discardableResult
     public mutating func addChunk(_ chunk: RawSpan) throws(CodingError) -> Bool {
         guard let object else { preconditionFailure("beginStripe(_:of:) was not called") }
-        let header = try ChunkHeader.validate(chunk: chunk)
-        guard header.keyHash == object.keyHash, header.objectVersion == object.version,
-            header.objectLength == object.length, header.geometry == object.geometry,
-            header.stripeIndex == stripeIndex, header.stripeLength == object.byteRange(ofStripe: stripeIndex).count
-        else {
-            throw CodingError(
-                .chunkMismatch,
-                "chunk belongs to another object or stripe (key hash \(header.keyHash), version "
-                    + "\(header.objectVersion), stripe \(header.stripeIndex), shard \(header.shardIndex))"
-            )
-        }
+        return try addChunk(chunk, validated: Self.validate(chunk, ofStripe: stripeIndex, of: object))
+    }
+
+    /// Keeps a chunk that ``validate(_:ofStripe:of:)`` already accepted for the stripe being
+    /// decoded, without checking its bytes again. For callers that sort chunks before decoding,
+    /// e.g. while they race for the first `d` to arrive.
+    ///
+    /// - Precondition: `validated` came from validating these very bytes for this stripe.
+    /// - Throws: ``CodingError/Code/invalidChunk`` when the chunk disagrees with chunks already
+    ///   added to the stripe.
+    @discardableResult
+    public mutating func addChunk(_ chunk: RawSpan, validated: ValidatedChunk) throws(CodingError) -> Bool {
+        guard let object else { preconditionFailure("beginStripe(_:of:) was not called") }
+        let header = validated.header
+        precondition(
+            validated.object == object && header.stripeIndex == stripeIndex
+                && chunk.byteCount == ChunkHeader.size + header.payloadLength,
+            "chunk validated for another stripe"
+        )
         if isComplete || presentShards.contains(header.shardIndex) { return isComplete }
         if let stripe {
             guard header.flags == stripe.flags, header.storedLength == stripe.storedLength else {
@@ -69,6 +77,29 @@ public struct ObjectDecoder: ~Copyable {
         shards.copyIntoShard(header.shardIndex, from: chunk.extracting(ChunkHeader.size...))
         presentShards.insert(header.shardIndex)
         return isComplete
+    }
+
+    /// Checks a whole chunk: its header, its payload's CRC32C, and that it belongs to stripe
+    /// `stripeIndex` of `object`. Needs no decoder, so it can run wherever chunks arrive.
+    ///
+    /// - Throws: ``CodingError`` when the chunk is malformed, corrupted, or not part of the stripe.
+    public static func validate(
+        _ chunk: RawSpan,
+        ofStripe stripeIndex: Int,
+        of object: ObjectDescriptor
+    ) throws(CodingError) -> ValidatedChunk {
+        let header = try ChunkHeader.validate(chunk: chunk)
+        guard header.keyHash == object.keyHash, header.objectVersion == object.version,
+            header.objectLength == object.length, header.geometry == object.geometry,
+            header.stripeIndex == stripeIndex, header.stripeLength == object.byteRange(ofStripe: stripeIndex).count
+        else {
+            throw CodingError(
+                .chunkMismatch,
+                "chunk belongs to another object or stripe (key hash \(header.keyHash), version "
+                    + "\(header.objectVersion), stripe \(header.stripeIndex), shard \(header.shardIndex))"
+            )
+        }
+        return ValidatedChunk(header: header, object: object)
     }
 
     /// Rebuilds any missing data shards, decompresses if needed, and calls `body` with the
@@ -106,4 +137,11 @@ public struct ObjectDecoder: ~Copyable {
         }
         return try body(UnsafeRawBufferPointer(output).bytes)
     }
+}
+
+/// A chunk header that ``ObjectDecoder/validate(_:ofStripe:of:)`` accepted for one stripe of one
+/// object; only that function makes them.
+public struct ValidatedChunk: Hashable, Sendable {
+    public let header: ChunkHeader
+    let object: ObjectDescriptor
 }

@@ -358,8 +358,9 @@ public actor ObjectStore {
             let part = wanted.clamped(to: stripeRange)
             let offset = part.lowerBound - stripeRange.lowerBound
             decoder.beginStripe(stripe, of: descriptor)
-            let chunks = try await firstChunks(of: entry, stripe: stripe)
-            for chunk in chunks { try decoder.addChunk(chunk.span.bytes) }
+            for (chunk, validated) in try await firstChunks(of: entry, stripe: stripe) {
+                try decoder.addChunk(chunk.span.bytes, validated: validated)
+            }
             try decoder.finishStripe { bytes in
                 bytes.withUnsafeBytes { raw in
                     _ = output.writeBytes(UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + part.count)]))
@@ -372,7 +373,7 @@ public actor ObjectStore {
     /// Asks every node holding a chunk of the stripe and returns the first `d` valid chunks to
     /// arrive; the other requests are cancelled and their answers dropped. A node that fails or
     /// sends a bad chunk costs nothing while `d` good ones remain.
-    private func firstChunks(of entry: Entry, stripe: Int) async throws -> [[UInt8]] {
+    private func firstChunks(of entry: Entry, stripe: Int) async throws -> [([UInt8], ValidatedChunk)] {
         let descriptor = entry.descriptor
         return try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
             for (shard, nodeIndex) in entry.placement.enumerated() {
@@ -380,10 +381,12 @@ public actor ObjectStore {
                 let id = ChunkID(version: descriptor.version, stripe: stripe, shard: shard)
                 group.addTask { try? await node.fetch(id) }
             }
-            var accepted = [[UInt8]]()
+            var accepted = [([UInt8], ValidatedChunk)]()
             for try await chunk in group {
-                guard let chunk, Self.chunk(chunk, belongsTo: descriptor, stripe: stripe) else { continue }
-                accepted.append(chunk)
+                guard let chunk,
+                    let validated = try? ObjectDecoder.validate(chunk.span.bytes, ofStripe: stripe, of: descriptor)
+                else { continue }
+                accepted.append((chunk, validated))
                 if accepted.count == descriptor.geometry.dataShards {
                     group.cancelAll()
                     break
@@ -391,12 +394,6 @@ public actor ObjectStore {
             }
             return accepted
         }
-    }
-
-    private static func chunk(_ bytes: [UInt8], belongsTo descriptor: ObjectDescriptor, stripe: Int) -> Bool {
-        guard let header = try? ChunkHeader.validate(chunk: bytes.span.bytes) else { return false }
-        return header.keyHash == descriptor.keyHash && header.objectVersion == descriptor.version
-            && header.stripeIndex == stripe
     }
 
     /// Removes `key`; returns whether it existed.
