@@ -42,12 +42,12 @@ public actor InProcessChunkNode: ChunkNode {
     public var storedBytes: Int { chunks.values.reduce(0) { $0 + $1.count } }
 
     public func store(_ chunk: ChunkID, bytes: [UInt8]) throws {
-        guard !isFailed else { throw NodeUnavailable(node: id) }
+        guard !isFailed else { throw NodeUnavailable(node: id, reason: "failed on purpose") }
         chunks[chunk] = bytes
     }
 
     public func fetch(_ chunk: ChunkID) throws -> [UInt8]? {
-        guard !isFailed else { throw NodeUnavailable(node: id) }
+        guard !isFailed else { throw NodeUnavailable(node: id, reason: "failed on purpose") }
         return chunks[chunk]
     }
 
@@ -56,8 +56,15 @@ public actor InProcessChunkNode: ChunkNode {
     }
 }
 
-/// A node did not answer.
+/// A node could not be brought up or reached, and why.
 public struct NodeUnavailable: Error, Hashable, Sendable, CustomStringConvertible {
     public var node: Int
-    public var description: String { "memory node \(node) is unavailable" }
+    public var reason: String
+
+    public init(node: Int, reason: String) {
+        self.node = node
+        self.reason = reason
+    }
+
+    public var description: String { "memory node \(node) is unavailable: \(reason)" }
 }

@@ -5,21 +5,15 @@ import RESP
 /// FLUSHALL: commands on keys whatever their value.
 extension Command {
     static let keyCommands: [String: Command] = [
-        "del": Command(arity: -2, group: "generic", summary: "Deletes one or more keys.", flags: ["write"], keys: .all) {
-            session, arguments, replies in
-            var count = 0
-            for key in arguments where await session.store.delete(key) { count += 1 }
-            replies.writeRESPInteger(count)
-            return .keepOpen
-        },
+        "del": Command(
+            arity: -2, group: "generic", summary: "Deletes one or more keys.", flags: ["write"], keys: .all,
+            run: deleteKeys
+        ),
+        // Chunks are freed in the background either way, so UNLINK is DEL.
         "unlink": Command(
-            arity: -2, group: "generic", summary: "Asynchronously deletes one or more keys.", flags: ["write", "fast"], keys: .all
-        ) { session, arguments, replies in
-            var count = 0
-            for key in arguments where await session.store.delete(key) { count += 1 }
-            replies.writeRESPInteger(count)
-            return .keepOpen
-        },
+            arity: -2, group: "generic", summary: "Asynchronously deletes one or more keys.", flags: ["write", "fast"], keys: .all,
+            run: deleteKeys
+        ),
         "exists": Command(
             arity: -2, group: "generic", summary: "Determines whether one or more keys exist.", flags: ["readonly", "fast"], keys: .all
         ) { session, arguments, replies in
@@ -203,5 +197,19 @@ struct ScanRequest {
         if text.first == "-" || text.first == "+" { text = text.dropFirst() }
         guard !text.isEmpty, text.allSatisfy(\.isASCII), let magnitude = UInt64(text) else { return nil }
         return negative ? 0 &- magnitude : magnitude
+    }
+}
+
+extension Command {
+    /// DEL and UNLINK: removes the keys and replies with how many existed.
+    fileprivate static func deleteKeys(
+        _ session: inout ClientSession,
+        _ arguments: [ByteBuffer],
+        _ replies: inout ByteBuffer
+    ) async throws -> ClientSession.Outcome {
+        var count = 0
+        for key in arguments where await session.store.delete(key) { count += 1 }
+        replies.writeRESPInteger(count)
+        return .keepOpen
     }
 }

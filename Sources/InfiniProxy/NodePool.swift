@@ -74,7 +74,7 @@ public actor NodePool {
     func link(for node: Int) async throws -> NodeLink {
         if let link = links[node], await link.isOpen { return link }
         if activations[node] == nil {
-            guard let nodeAddress else { throw NodeUnavailable(node: node) }
+            guard let nodeAddress else { throw NodeUnavailable(node: node, reason: "the node port is not listening yet") }
             let activation = Activation(session: InvocationEvent.randomSecret(), token: InvocationEvent.randomSecret())
             activations[node] = activation
             invocationQueue.yield(
@@ -113,28 +113,21 @@ public actor NodePool {
             links[event.nodeID] = nil
         }
         if case .failure(let error) = outcome {
-            failActivation(event, NodeUnavailableBecause(node: event.nodeID, reason: "\(error)"))
+            failActivation(event, NodeUnavailable(node: event.nodeID, reason: "\(error)"))
         } else {
-            failActivation(event, NodeUnavailableBecause(node: event.nodeID, reason: "returned without connecting"))
+            failActivation(event, NodeUnavailable(node: event.nodeID, reason: "returned without connecting"))
         }
     }
 
     private func activationTimedOut(_ event: InvocationEvent) {
-        failActivation(event, NodeUnavailableBecause(node: event.nodeID, reason: "did not connect in time"))
+        failActivation(event, NodeUnavailable(node: event.nodeID, reason: "did not connect in time"))
     }
 
-    private func failActivation(_ event: InvocationEvent, _ error: NodeUnavailableBecause) {
+    private func failActivation(_ event: InvocationEvent, _ error: NodeUnavailable) {
         guard let activation = activations[event.nodeID], activation.session == event.session else { return }
         activations[event.nodeID] = nil
         for waiter in activation.waiters { waiter.resume(throwing: error) }
     }
-}
-
-/// A node could not be brought up or reached, and why.
-struct NodeUnavailableBecause: Error, CustomStringConvertible {
-    let node: Int
-    let reason: String
-    var description: String { "memory node \(node) is unavailable: \(reason)" }
 }
 
 /// The data path's view of one pooled node: each request goes over the node's current link,
@@ -146,14 +139,14 @@ struct RemoteChunkNode: ChunkNode {
 
     func store(_ chunk: ChunkID, bytes: [UInt8]) async throws {
         let reply = try await request(.set, [ByteBuffer(string: chunk.description), ByteBuffer(bytes: bytes)])
-        guard reply.stringValue == "OK" else { throw NodeUnavailableBecause(node: id, reason: "refused a chunk: \(reply)") }
+        guard reply.stringValue == "OK" else { throw NodeUnavailable(node: id, reason: "refused a chunk: \(reply)") }
     }
 
     func fetch(_ chunk: ChunkID) async throws -> [UInt8]? {
         let reply = try await request(.get, [ByteBuffer(string: chunk.description)])
         if reply.isNull { return nil }
         guard let bytes = reply.bufferValue, !reply.isError else {
-            throw NodeUnavailableBecause(node: id, reason: "bad reply: \(reply)")
+            throw NodeUnavailable(node: id, reason: "bad reply: \(reply)")
         }
         return Array(bytes.readableBytesView)
     }
