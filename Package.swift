@@ -106,14 +106,19 @@ let package = Package(
         .testTarget(
             name: "InfiniProxyTests",
             dependencies: [
-                "InfiniProxy", "InfiniCoding", "InfiniCodingReference", .product(name: "NIOCore", package: "swift-nio"),
+                "InfiniProxy", "InfiniCoding", "InfiniCodingReference", "ProcessTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             // redis-py scripts the tests run by path.
             exclude: ["Python"]
         ),
+        .target(
+            name: "ProcessTestSupport",
+            path: "Tests/ProcessTestSupport"
+        ),
         .testTarget(
             name: "InfiniStoreIntegrationTests",
-            dependencies: ["infinistore", "InfiniCodingReference"]
+            dependencies: ["infinistore", "InfiniCodingReference", "ProcessTestSupport"]
         ),
         .testTarget(
             name: "InfiniCodingTests",

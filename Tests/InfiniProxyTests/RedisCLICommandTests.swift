@@ -1,5 +1,6 @@
 import Foundation
 import InfiniProxy
+import ProcessTestSupport
 import Testing
 
 /// The new commands through the real `redis-cli`, with Redis's exact replies and error texts.
@@ -138,7 +139,7 @@ import Testing
         let configuration = ProxyServer.Configuration(port: 0, maximumClients: 1)
         try await withProxy(configuration: configuration) { (port: Int, _: [InProcessChunkNode]) async throws in
             // One redis-cli holds the only slot while a second one is turned away.
-            async let holder = runProcess("/bin/sh", ["-c", "(echo PING; sleep 1) | /usr/bin/redis-cli -p \(port)"])
+            async let holder = runProcessOffThePool("/bin/sh", ["-c", "(echo PING; sleep 1) | /usr/bin/redis-cli -p \(port)"])
             try await Task.sleep(for: .milliseconds(400))
             let refused = try await redisCLI(port, ["PING"])
             #expect(refused.contains("max number of clients reached"))

@@ -1,4 +1,5 @@
 import Foundation
+import ProcessTestSupport
 import InfiniCodingReference
 import Testing
 
@@ -111,20 +112,20 @@ func rawExchange(port: Int, _ printfFormat: String) throws -> String {
 
 /// The redis-py scripts of the proxy's tests, run against the real binary.
 @Suite(.serialized) struct RedisPyEndToEndTests {
-    static let scripts = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("InfiniProxyTests/Python")
-
     @Test(arguments: ["strings.py", "expiry.py", "keyspace.py"], [2, 3])
     func redisPy(script: String, protocolVersion: Int) throws {
         // The defaults (10+2 over 14 nodes), which keyspace.py checks in INFO.
         let proxy = try RunningProxy()
-        let path = Self.scripts.appendingPathComponent(script).path
-        let output = try run(
-            "/bin/sh",
-            ["-c", "python3 \(path) \(proxy.port) \(protocolVersion) 2>&1; echo \"exit=$?\""]
+        let path = redisPyScripts.appendingPathComponent(script).path
+        let result = try runProcess(
+            "/usr/bin/env",
+            ["PYTHONDONTWRITEBYTECODE=1", "python3", path, String(proxy.port), String(protocolVersion)],
+            mergingStandardError: true
         )
-        #expect(output.hasSuffix("exit=0\n"), "\(script) with protocol \(protocolVersion): \(output)")
+        #expect(
+            result.status == 0,
+            "\(script) with protocol \(protocolVersion): \(String(decoding: result.output, as: UTF8.self))"
+        )
         proxy.stop()
     }
 }

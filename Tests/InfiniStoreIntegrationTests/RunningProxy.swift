@@ -1,4 +1,5 @@
 import Foundation
+import ProcessTestSupport
 import Testing
 
 /// The real `infinistore serve` binary with real memory-node processes, on free loopback ports.
@@ -61,29 +62,10 @@ struct ProxyFailedToStart: Error, CustomStringConvertible {
     var description: String { "infinistore serve did not start: \(output)" }
 }
 
-/// Runs a program and returns its standard output. Input comes from a temporary file, so a
-/// program that exits early cannot leave the test blocked writing to its pipe.
+/// Runs a program and returns its standard output.
 @discardableResult
 func run(_ executable: String, _ arguments: [String], input: Data? = nil) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let output = Pipe()
-    process.standardOutput = output
-    var inputFile: URL?
-    if let input {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("infinistore-input-\(UUID())")
-        try input.write(to: file)
-        inputFile = file
-        process.standardInput = try FileHandle(forReadingFrom: file)
-    } else {
-        process.standardInput = FileHandle.nullDevice
-    }
-    defer { if let inputFile { try? FileManager.default.removeItem(at: inputFile) } }
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
+    String(decoding: try runProcess(executable, arguments, input: input).output, as: UTF8.self)
 }
 
 @discardableResult
