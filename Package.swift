@@ -71,6 +71,10 @@ let package = Package(
             name: "InfiniNodeProtocol"
         ),
         .target(
+            name: "InfiniCOS",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(
             name: "InfiniNode",
             dependencies: [
                 "InfiniNodeProtocol",

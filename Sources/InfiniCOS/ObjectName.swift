@@ -1,0 +1,55 @@
+/// The name of an object in an ``ObjectStorage``: one to 1024 bytes of printable ASCII, `/`
+/// between non-empty components, no `.` or `..` component, so a name is a safe relative file
+/// path and a valid S3 key at once.
+public struct ObjectName: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let rawValue: String
+
+    /// - Throws: ``ObjectStorageError`` with kind `.invalidName` when `rawValue` breaks a rule.
+    public init(_ rawValue: String) throws {
+        guard Self.isValid(rawValue) else {
+            throw ObjectStorageError(.invalidName, "invalid object name '\(rawValue.prefix(80))'")
+        }
+        self.rawValue = rawValue
+    }
+
+    public var description: String { rawValue }
+
+    public static func < (lhs: ObjectName, rhs: ObjectName) -> Bool {
+        lhs.rawValue.utf8.lexicographicallyPrecedes(rhs.rawValue.utf8)
+    }
+
+    static func isValid(_ name: String) -> Bool {
+        let bytes = name.utf8
+        guard (1...1024).contains(bytes.count), bytes.allSatisfy({ (0x21...0x7E).contains($0) }) else { return false }
+        return name.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { component in
+            !component.isEmpty && component != "." && component != ".."
+        }
+    }
+}
+
+/// A COS request failed, and why.
+public struct ObjectStorageError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Kind: Hashable, Sendable {
+        /// The name breaks ``ObjectName``'s rules.
+        case invalidName
+        /// The storage refused the credentials or the signature.
+        case accessDenied
+        /// The bucket or directory does not exist.
+        case missingContainer
+        /// A network, disk or service failure; retrying may help.
+        case unavailable
+        /// The storage answered something this client does not understand.
+        case badResponse
+    }
+
+    public var kind: Kind
+    /// One line for a user: what failed and, when the storage said why, its own words.
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+}
