@@ -49,71 +49,29 @@ public struct MemoryNodeRuntime: Sendable {
         guard parts.count == 2, let port = Int(parts[1]) else {
             throw NodeRuntimeError("bad proxy address '\(event.proxyAddress)'")
         }
+        let memory = self.memory
+        let tally = NodeRequestHandler.Tally()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connect(host: String(parts[0]), port: port) { channel in
+            .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(IdleReturnHandler())
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    try channel.pipeline.syncOperations.addHandlers(
+                        IdleReturnHandler(),
+                        NodeRequestHandler(memory: memory, tally: tally)
+                    )
                 }
             }
-        return try await channel.executeThenClose { inbound, outbound in
-            var hello = ByteBuffer()
-            hello.writeArrayHeader(4)
-            hello.writeBulkString(NodeProtocol.hello)
-            hello.writeBulkString(String(event.nodeID))
-            hello.writeBulkString(event.session)
-            hello.writeBulkString(event.token)
-            try await outbound.write(hello)
-
-            var parser = RESPCommandParser(
-                limits: .init(maximumBulkLength: NodeProtocol.maximumFrameLength)
-            )
-            var pending = ByteBuffer()
-            var acknowledged = false
-            var served = 0
-            for try await var bytes in inbound {
-                pending.writeBuffer(&bytes)
-                if !acknowledged {
-                    guard pending.readableBytes >= 5 else { continue }
-                    guard pending.readString(length: 5) == "+OK\r\n" else {
-                        throw NodeRuntimeError("the proxy refused the link")
-                    }
-                    acknowledged = true
-                }
-                var replies = ByteBuffer()
-                while let request = try parser.next(from: &pending) {
-                    handle(request, into: &replies)
-                    served += 1
-                }
-                if replies.readableBytes > 0 { try await outbound.write(replies) }
-                pending.discardReadBytes()
-            }
-            return served
-        }
-    }
-
-    private func handle(_ request: [ByteBuffer], into replies: inout ByteBuffer) {
-        guard request.count >= 2, let command = NodeProtocol.Command(rawValue: String(buffer: request[0])) else {
-            replies.writeError("ERR unknown node request")
-            return
-        }
-        replies.writeArrayHeader(3)
-        replies.writeBulkString(request[1])
-        switch (command, request.count) {
-        case (.set, 4):
-            memory.store(ByteBuffer(buffer: request[2]), ByteBuffer(buffer: request[3]))
-            replies.writeSimpleString("OK")
-        case (.get, 3):
-            if let chunk = memory.fetch(request[2]) { replies.writeBulkString(chunk) } else { replies.writeNull(protocol: .v2) }
-        case (.delete, _):
-            replies.writeRESPInteger(request.dropFirst(2).filter { memory.remove($0) }.count)
-        case (.ping, 2):
-            replies.writeSimpleString("PONG")
-        default:
-            replies.writeError("ERR wrong number of arguments for '\(command.rawValue)'")
-        }
-        replies.writeRESPInteger(memory.usedBytes)
+            .connect(host: String(parts[0]), port: port)
+            .get()
+        var hello = ByteBuffer()
+        hello.writeArrayHeader(4)
+        hello.writeBulkString(NodeProtocol.hello)
+        hello.writeBulkString(String(event.nodeID))
+        hello.writeBulkString(event.session)
+        hello.writeBulkString(event.token)
+        try await channel.writeAndFlush(hello)
+        try await channel.closeFuture.get()
+        return tally.value
     }
 }
 
@@ -121,11 +79,4 @@ public struct MemoryNodeRuntime: Sendable {
 struct NodeRuntimeError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-extension ByteBuffer {
-    /// An owned copy, so a stored chunk does not pin the whole receive buffer.
-    init(buffer: ByteBuffer) {
-        self = ByteBuffer(bytes: buffer.readableBytesView)
-    }
 }

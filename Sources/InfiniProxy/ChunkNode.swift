@@ -1,3 +1,5 @@
+public import NIOCore
+
 /// The name of one chunk: versions are unique across the proxy, so version, stripe and shard
 /// identify a chunk without the key.
 public struct ChunkID: Hashable, Sendable, CustomStringConvertible {
@@ -18,9 +20,9 @@ public struct ChunkID: Hashable, Sendable, CustomStringConvertible {
 public protocol ChunkNode: Sendable {
     /// The node's logical id.
     var id: Int { get }
-    func store(_ chunk: ChunkID, bytes: [UInt8]) async throws
+    func store(_ chunk: ChunkID, bytes: ByteBuffer) async throws
     /// The chunk's bytes, or nil if the node does not hold it.
-    func fetch(_ chunk: ChunkID) async throws -> [UInt8]?
+    func fetch(_ chunk: ChunkID) async throws -> ByteBuffer?
     func remove(_ chunks: [ChunkID]) async
 }
 
@@ -28,7 +30,7 @@ public protocol ChunkNode: Sendable {
 /// node process in tests of the data path, and can be made to fail on purpose.
 public actor InProcessChunkNode: ChunkNode {
     public nonisolated let id: Int
-    private var chunks: [ChunkID: [UInt8]] = [:]
+    private var chunks: [ChunkID: ByteBuffer] = [:]
     private var isFailed = false
 
     public init(id: Int) { self.id = id }
@@ -39,14 +41,14 @@ public actor InProcessChunkNode: ChunkNode {
         chunks.removeAll()
     }
 
-    public var storedBytes: Int { chunks.values.reduce(0) { $0 + $1.count } }
+    public var storedBytes: Int { chunks.values.reduce(0) { $0 + $1.readableBytes } }
 
-    public func store(_ chunk: ChunkID, bytes: [UInt8]) throws {
+    public func store(_ chunk: ChunkID, bytes: ByteBuffer) throws {
         guard !isFailed else { throw NodeUnavailable(node: id, reason: "failed on purpose") }
         chunks[chunk] = bytes
     }
 
-    public func fetch(_ chunk: ChunkID) throws -> [UInt8]? {
+    public func fetch(_ chunk: ChunkID) throws -> ByteBuffer? {
         guard !isFailed else { throw NodeUnavailable(node: id, reason: "failed on purpose") }
         return chunks[chunk]
     }

@@ -1,93 +1,153 @@
 import InfiniNodeProtocol
 import NIOCore
 import RESP
+import Synchronization
 
 /// One authenticated connection from a memory node. Requests carry ids, so any number can be in
-/// flight; a reply that arrives for a request nobody waits for any more (a chunk that lost the
-/// first-`d` race) is dropped without touching the connection.
-actor NodeLink {
+/// flight; a reply nobody waits for any more (a chunk that lost the first-`d` race) completes a
+/// promise nobody reads, without touching the connection.
+///
+/// Requests are handed to the link's event loop and written there; all requests written during
+/// one turn of the loop go out with one flush, so concurrent clients share system calls.
+final class NodeLink: Sendable {
     let nodeID: Int
     let session: String
-    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
-    private var waiting: [Int64: CheckedContinuation<RESPValue, any Error>] = [:]
-    /// Replies that arrived before their requester started waiting.
-    private var early: [Int64: RESPValue] = [:]
-    /// Requests whose requester gave up; their replies are dropped on arrival.
-    private var abandoned: Set<Int64> = []
-    private var lastRequestID: Int64 = 0
-    private var closedReason: String?
+    private let channel: any Channel
+    private let handler: NIOLoopBound<NodeLinkHandler>
+    private let lastRequestID = Atomic<Int64>(0)
 
-    init(nodeID: Int, session: String, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
+    init(nodeID: Int, session: String, channel: any Channel, handler: NodeLinkHandler) {
         self.nodeID = nodeID
         self.session = session
-        self.outbound = outbound
+        self.channel = channel
+        self.handler = NIOLoopBound(handler, eventLoop: channel.eventLoop)
     }
 
-    var isOpen: Bool { closedReason == nil }
+    var isOpen: Bool { channel.isActive }
+
+    /// Arguments longer than this (chunk bodies) are written as buffers of their own rather
+    /// than copied into the frame.
+    static let inlineArgumentLimit = 16 << 10
 
     /// Sends one request and waits for its reply's result.
     func request(_ command: NodeProtocol.Command, _ arguments: [ByteBuffer]) async throws -> RESPValue {
-        if let closedReason { throw NodeLinkClosed(node: nodeID, reason: closedReason) }
-        lastRequestID += 1
-        let id = lastRequestID
-        var frame = ByteBuffer()
+        let id = lastRequestID.add(1, ordering: .relaxed).newValue
+        var parts = [ByteBuffer]()
+        var frame = channel.allocator.buffer(capacity: 128)
         frame.writeArrayHeader(2 + arguments.count)
         frame.writeBulkString(command.rawValue)
         frame.writeBulkString(String(id))
-        for argument in arguments { frame.writeBulkString(argument) }
-        do {
-            try await outbound.write(frame)
-        } catch is CancellationError {
-            // The requester gave up (e.g. it lost the first-d race); the link itself is fine.
-            throw CancellationError()
-        } catch {
-            close(reason: "the connection closed: \(error)")
-            throw NodeLinkClosed(node: nodeID, reason: "the connection closed: \(error)")
-        }
-        if let reply = early.removeValue(forKey: id) { return reply }
-        if let closedReason { throw NodeLinkClosed(node: nodeID, reason: closedReason) }
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                if Task.isCancelled {
-                    continuation.resume(throwing: CancellationError())
-                } else {
-                    waiting[id] = continuation
-                }
+        for argument in arguments {
+            if argument.readableBytes <= Self.inlineArgumentLimit {
+                frame.writeBulkString(argument)
+            } else {
+                frame.writeString("$\(argument.readableBytes)\r\n")
+                parts.append(frame)
+                parts.append(argument)
+                frame = channel.allocator.buffer(capacity: 128)
+                frame.writeString("\r\n")
             }
-        } onCancel: {
-            Task { await self.abandon(id) }
+        }
+        parts.append(frame)
+        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+        let handler = self.handler
+        channel.eventLoop.execute { [parts] in handler.value.send(id: id, parts: parts, promise: promise) }
+        return try await promise.futureResult.get()
+    }
+
+    /// Closes the connection; everything in flight fails with `reason`.
+    func close(reason: String) {
+        let handler = self.handler
+        channel.eventLoop.execute { handler.value.close(reason: reason) }
+    }
+}
+
+/// The node link's state on its event loop: requests waiting for replies, and the reply parser.
+final class NodeLinkHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let nodeID: Int
+    private let onClose: @Sendable () -> Void
+    private var context: ChannelHandlerContext?
+    private var waiting: [Int64: EventLoopPromise<RESPValue>] = [:]
+    private var parser = RESPParser(limits: .init(maximumBulkLength: NodeProtocol.maximumFrameLength))
+    private var pending = ByteBuffer()
+    private var flushScheduled = false
+    private var closedReason: String?
+
+    /// - Parameter onClose: called once, on the event loop, when the link is gone.
+    init(nodeID: Int, onClose: @escaping @Sendable () -> Void) {
+        self.nodeID = nodeID
+        self.onClose = onClose
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    /// Writes a request's frame, given in parts so large bodies are not copied into it.
+    func send(id: Int64, parts: [ByteBuffer], promise: EventLoopPromise<RESPValue>) {
+        guard closedReason == nil, let context else {
+            promise.fail(NodeLinkClosed(node: nodeID, reason: closedReason ?? "the link closed"))
+            return
+        }
+        waiting[id] = promise
+        for part in parts { context.write(wrapOutboundOut(part), promise: nil) }
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let handler = loopBound.value
+            handler.flushScheduled = false
+            handler.context?.flush()
         }
     }
 
-    private func abandon(_ id: Int64) {
-        if let continuation = waiting.removeValue(forKey: id) {
-            continuation.resume(throwing: CancellationError())
-            abandoned.insert(id)
-        }
+    func close(reason: String) {
+        if closedReason == nil { closedReason = reason }
+        context?.close(promise: nil)
     }
 
-    /// Called by the reader with each reply `[id, result, usedBytes]`; the memory figure is not
-    /// used by the proxy yet.
-    func deliver(_ reply: RESPValue) {
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        pending.writeBuffer(&bytes)
+        do {
+            while let value = try parser.next(from: &pending) {
+                if case .push(let fields) = value, fields.first?.stringValue == NodeProtocol.bye {
+                    close(reason: "the node returned")
+                    return
+                }
+                deliver(value)
+            }
+        } catch {
+            close(reason: "link error: \(error)")
+            return
+        }
+        pending.discardReadBytes()
+    }
+
+    /// A reply `[id, result, usedBytes]`; the memory figure is not used by the proxy yet.
+    private func deliver(_ reply: RESPValue) {
         guard let fields = reply.arrayValue, fields.count == 3,
             let idText = fields[0].stringValue, let id = Int64(idText)
         else { return }
-        if let continuation = waiting.removeValue(forKey: id) {
-            continuation.resume(returning: fields[1])
-        } else if abandoned.remove(id) == nil, id > 0, id <= lastRequestID {
-            early[id] = fields[1]
-        }
+        waiting.removeValue(forKey: id)?.succeed(fields[1])
     }
 
-    /// Fails everything in flight; later requests fail at once.
-    func close(reason: String) {
-        guard closedReason == nil else { return }
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        close(reason: "the connection failed: \(error)")
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let reason = closedReason ?? "the connection closed"
         closedReason = reason
-        early.removeAll()
-        abandoned.removeAll()
         let all = waiting
         waiting.removeAll()
-        for continuation in all.values { continuation.resume(throwing: NodeLinkClosed(node: nodeID, reason: reason)) }
+        for promise in all.values { promise.fail(NodeLinkClosed(node: nodeID, reason: reason)) }
+        self.context = nil
+        onClose()
+        context.fireChannelInactive()
     }
 }
 

@@ -1,11 +1,15 @@
 import InfiniNodeProtocol
 import NIOCore
 import RESP
+import Synchronization
 
 /// Every memory node's state as the proxy sees it: sleeping (no link), activating (invoked,
 /// waiting for its authenticated link), or active (linked). Requests for a sleeping node invoke it
 /// and wait for its link; the invocations run as child tasks of ``run()``.
-public actor NodePool {
+///
+/// The state sits behind a lock rather than in an actor: every chunk request looks up its node's
+/// link, and that lookup must not cost a hop to another executor.
+public final class NodePool: Sendable {
     public struct Configuration: Sendable {
         public var nodeCount: Int
         /// How long an invoked node may take to dial in and authenticate.
@@ -23,11 +27,15 @@ public actor NodePool {
         var waiters: [CheckedContinuation<NodeLink, any Error>] = []
     }
 
+    private struct State {
+        var nodeAddress: String?
+        var links: [Int: NodeLink] = [:]
+        var activations: [Int: Activation] = [:]
+    }
+
     public let configuration: Configuration
     private let invoker: any Invoker
-    private var nodeAddress: String?
-    private var links: [Int: NodeLink] = [:]
-    private var activations: [Int: Activation] = [:]
+    private let state = Mutex(State())
     private let invocations: AsyncStream<InvocationEvent>
     private let invocationQueue: AsyncStream<InvocationEvent>.Continuation
 
@@ -38,13 +46,13 @@ public actor NodePool {
     }
 
     /// The nodes as the data path uses them.
-    public nonisolated var chunkNodes: [any ChunkNode] {
+    public var chunkNodes: [any ChunkNode] {
         (0..<configuration.nodeCount).map { RemoteChunkNode(id: $0, pool: self) }
     }
 
     /// Where invoked nodes dial in; known once the node port is bound.
     public func setNodeAddress(_ address: String) {
-        nodeAddress = address
+        state.withLock { $0.nodeAddress = address }
     }
 
     /// Runs invocations until cancelled.
@@ -60,11 +68,11 @@ public actor NodePool {
                     } catch {
                         outcome = .failure(error)
                     }
-                    await self.invocationEnded(event, outcome)
+                    self.invocationEnded(event, outcome)
                 }
                 group.addTask {
                     try? await Task.sleep(for: timeout)
-                    await self.activationTimedOut(event)
+                    self.failActivation(event, NodeUnavailable(node: event.nodeID, reason: "did not connect in time"))
                 }
             }
         }
@@ -72,46 +80,71 @@ public actor NodePool {
 
     /// An open link to `node`, invoking it first if it sleeps.
     func link(for node: Int) async throws -> NodeLink {
-        if let link = links[node], await link.isOpen { return link }
-        if activations[node] == nil {
-            guard let nodeAddress else { throw NodeUnavailable(node: node, reason: "the node port is not listening yet") }
-            let activation = Activation(session: InvocationEvent.randomSecret(), token: InvocationEvent.randomSecret())
-            activations[node] = activation
-            invocationQueue.yield(
-                InvocationEvent(
-                    nodeID: node,
-                    proxyAddress: nodeAddress,
-                    session: activation.session,
-                    token: activation.token,
-                    command: .ping
-                )
-            )
+        let ready: Result<NodeLink, NodeUnavailable>? = state.withLock { state in
+            if let link = state.links[node], link.isOpen { return .success(link) }
+            return nil
         }
-        return try await withCheckedThrowingContinuation { activations[node]?.waiters.append($0) }
+        if let ready { return try ready.get() }
+        return try await withCheckedThrowingContinuation { continuation in
+            let failure: NodeUnavailable? = state.withLock { state in
+                if let link = state.links[node], link.isOpen {
+                    continuation.resume(returning: link)
+                    return nil
+                }
+                if state.activations[node] == nil {
+                    guard let nodeAddress = state.nodeAddress else {
+                        return NodeUnavailable(node: node, reason: "the node port is not listening yet")
+                    }
+                    let activation = Activation(session: InvocationEvent.randomSecret(), token: InvocationEvent.randomSecret())
+                    state.activations[node] = activation
+                    invocationQueue.yield(
+                        InvocationEvent(
+                            nodeID: node,
+                            proxyAddress: nodeAddress,
+                            session: activation.session,
+                            token: activation.token,
+                            command: .ping
+                        )
+                    )
+                }
+                state.activations[node]?.waiters.append(continuation)
+                return nil
+            }
+            if let failure { continuation.resume(throwing: failure) }
+        }
     }
 
     /// Whether a dialing node presents the session and token of its pending invocation.
     func authenticate(node: Int, session: String, token: ByteBuffer) -> Bool {
-        guard let activation = activations[node], activation.session == session else { return false }
-        return NodeProtocol.secretsMatch(activation.token.utf8, token.readableBytesView)
+        state.withLock { state in
+            guard let activation = state.activations[node], activation.session == session else { return false }
+            return NodeProtocol.secretsMatch(activation.token.utf8, token.readableBytesView)
+        }
     }
 
     /// Makes an authenticated link the node's link and hands it to everyone waiting.
     func attach(_ link: NodeLink) {
-        links[link.nodeID] = link
-        guard let activation = activations.removeValue(forKey: link.nodeID) else { return }
-        for waiter in activation.waiters { waiter.resume(returning: link) }
-    }
-
-    func detach(_ link: NodeLink) {
-        if links[link.nodeID] === link { links[link.nodeID] = nil }
-    }
-
-    private func invocationEnded(_ event: InvocationEvent, _ outcome: Result<[UInt8], any Error>) async {
-        if let link = links[event.nodeID], link.session == event.session {
-            await link.close(reason: "the node returned")
-            links[event.nodeID] = nil
+        let waiters = state.withLock { state in
+            state.links[link.nodeID] = link
+            return state.activations.removeValue(forKey: link.nodeID)?.waiters ?? []
         }
+        for waiter in waiters { waiter.resume(returning: link) }
+    }
+
+    /// Forgets a node's link once it has closed, unless a newer session replaced it already.
+    func detach(node: Int, session: String) {
+        state.withLock { state in
+            if state.links[node]?.session == session { state.links[node] = nil }
+        }
+    }
+
+    private func invocationEnded(_ event: InvocationEvent, _ outcome: Result<[UInt8], any Error>) {
+        let link = state.withLock { state -> NodeLink? in
+            guard let link = state.links[event.nodeID], link.session == event.session else { return nil }
+            state.links[event.nodeID] = nil
+            return link
+        }
+        link?.close(reason: "the node returned")
         if case .failure(let error) = outcome {
             failActivation(event, NodeUnavailable(node: event.nodeID, reason: "\(error)"))
         } else {
@@ -119,14 +152,13 @@ public actor NodePool {
         }
     }
 
-    private func activationTimedOut(_ event: InvocationEvent) {
-        failActivation(event, NodeUnavailable(node: event.nodeID, reason: "did not connect in time"))
-    }
-
     private func failActivation(_ event: InvocationEvent, _ error: NodeUnavailable) {
-        guard let activation = activations[event.nodeID], activation.session == event.session else { return }
-        activations[event.nodeID] = nil
-        for waiter in activation.waiters { waiter.resume(throwing: error) }
+        let waiters = state.withLock { state -> [CheckedContinuation<NodeLink, any Error>] in
+            guard let activation = state.activations[event.nodeID], activation.session == event.session else { return [] }
+            state.activations[event.nodeID] = nil
+            return activation.waiters
+        }
+        for waiter in waiters { waiter.resume(throwing: error) }
     }
 }
 
@@ -137,18 +169,18 @@ struct RemoteChunkNode: ChunkNode {
     let id: Int
     let pool: NodePool
 
-    func store(_ chunk: ChunkID, bytes: [UInt8]) async throws {
-        let reply = try await request(.set, [ByteBuffer(string: chunk.description), ByteBuffer(bytes: bytes)])
+    func store(_ chunk: ChunkID, bytes: ByteBuffer) async throws {
+        let reply = try await request(.set, [ByteBuffer(string: chunk.description), bytes])
         guard reply.stringValue == "OK" else { throw NodeUnavailable(node: id, reason: "refused a chunk: \(reply)") }
     }
 
-    func fetch(_ chunk: ChunkID) async throws -> [UInt8]? {
+    func fetch(_ chunk: ChunkID) async throws -> ByteBuffer? {
         let reply = try await request(.get, [ByteBuffer(string: chunk.description)])
         if reply.isNull { return nil }
         guard let bytes = reply.bufferValue, !reply.isError else {
             throw NodeUnavailable(node: id, reason: "bad reply: \(reply)")
         }
-        return Array(bytes.readableBytesView)
+        return bytes
     }
 
     func remove(_ chunks: [ChunkID]) async {

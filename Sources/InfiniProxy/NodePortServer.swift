@@ -20,73 +20,86 @@ public struct NodePortServer: Sendable {
 
     /// Listens until cancelled; `onListening` gets the bound address.
     public func run(onListening: @Sendable (SocketAddress) async -> Void = { _ in }) async throws {
+        let pool = self.pool
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .bind(host: host, port: port) { channel in
+            .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let deadline = channel.eventLoop.scheduleTask(in: Self.helloTimeout) { channel.close(promise: nil) }
-                    let asyncChannel = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    return (asyncChannel, deadline)
+                    try channel.pipeline.syncOperations.addHandler(NodeHelloHandler(pool: pool))
                 }
             }
-        if let address = listener.channel.localAddress {
-            await pool.setNodeAddress("\(host):\(address.port ?? port)")
+            .bind(host: host, port: port)
+            .get()
+        if let address = listener.localAddress {
+            pool.setNodeAddress("\(host):\(address.port ?? port)")
             await onListening(address)
         }
-        try await withThrowingDiscardingTaskGroup { group in
-            try await listener.executeThenClose { connections in
-                for try await (connection, deadline) in connections {
-                    group.addTask { await serve(connection, helloDeadline: deadline) }
-                }
-            }
+        try await withTaskCancellationHandler {
+            try await listener.closeFuture.get()
+        } onCancel: {
+            listener.close(promise: nil)
         }
     }
+}
 
-    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, helloDeadline: Scheduled<Void>) async {
-        try? await connection.executeThenClose { inbound, outbound in
-            var buffer = ByteBuffer()
-            var iterator = inbound.makeAsyncIterator()
-            var helloParser = RESPCommandParser(
-                limits: .init(maximumBulkLength: 256, maximumAggregateLength: 4, maximumInlineLength: 1024)
-            )
-            var hello: [ByteBuffer]?
-            while hello == nil {
-                guard var bytes = try await iterator.next() else { return }
-                buffer.writeBuffer(&bytes)
-                hello = try helloParser.next(from: &buffer)
-            }
-            guard let hello, hello.count == 4, String(buffer: hello[0]) == NodeProtocol.hello,
-                let node = Int(String(buffer: hello[1])),
-                await pool.authenticate(node: node, session: String(buffer: hello[2]), token: hello[3])
-            else { return }
-            helloDeadline.cancel()
-            var ok = ByteBuffer()
-            ok.writeSimpleString("OK")
-            try await outbound.write(ok)
+/// The first handler on a node connection: reads only the hello, with a deadline, and either
+/// drops the connection or replaces itself with the link's handler.
+final class NodeHelloHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
-            let link = NodeLink(nodeID: node, session: String(buffer: hello[2]), outbound: outbound)
-            await pool.attach(link)
-            var reason = "the link closed"
-            var parser = RESPParser(limits: .init(maximumBulkLength: NodeProtocol.maximumFrameLength))
-            do {
-                reading: while true {
-                    while let value = try parser.next(from: &buffer) {
-                        if case .push(let fields) = value, fields.first?.stringValue == NodeProtocol.bye {
-                            reason = "the node returned"
-                            break reading
-                        }
-                        await link.deliver(value)
-                    }
-                    buffer.discardReadBytes()
-                    guard var bytes = try await iterator.next() else { break reading }
-                    buffer.writeBuffer(&bytes)
-                }
-            } catch {
-                reason = "link error: \(error)"
-            }
-            await link.close(reason: reason)
-            await pool.detach(link)
+    private let pool: NodePool
+    private var buffer = ByteBuffer()
+    private var parser = RESPCommandParser(
+        limits: .init(maximumBulkLength: 256, maximumAggregateLength: 4, maximumInlineLength: 1024)
+    )
+    private var deadline: Scheduled<Void>?
+
+    init(pool: NodePool) { self.pool = pool }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        deadline = context.eventLoop.scheduleTask(in: NodePortServer.helloTimeout) { channel.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        buffer.writeBuffer(&bytes)
+        let hello: [ByteBuffer]?
+        do {
+            hello = try parser.next(from: &buffer)
+        } catch {
+            context.close(promise: nil)
+            return
         }
+        guard let hello else { return }
+        guard hello.count == 4, String(buffer: hello[0]) == NodeProtocol.hello,
+            let node = Int(String(buffer: hello[1])),
+            pool.authenticate(node: node, session: String(buffer: hello[2]), token: hello[3])
+        else {
+            context.close(promise: nil)
+            return
+        }
+        let pool = self.pool
+        let channel = context.channel
+        let session = String(buffer: hello[2])
+        let handler = NodeLinkHandler(nodeID: node) { pool.detach(node: node, session: session) }
+        let link = NodeLink(nodeID: node, session: session, channel: channel, handler: handler)
+        do {
+            try context.pipeline.syncOperations.addHandler(handler, position: .after(self))
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        var ok = context.channel.allocator.buffer(capacity: 5)
+        ok.writeSimpleString("OK")
+        context.writeAndFlush(wrapOutboundOut(ok), promise: nil)
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        pool.attach(link)
     }
 }

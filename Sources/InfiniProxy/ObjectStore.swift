@@ -95,6 +95,8 @@ public actor ObjectStore {
 
     public let configuration: Configuration
     private let nodes: [any ChunkNode]
+    private let collector: ChunkCollector
+    private var encoder: ObjectEncoder
     private var keyspace = Keyspace()
     private var lastVersion: UInt64 = 0
     private let clock = UnixClock()
@@ -110,6 +112,8 @@ public actor ObjectStore {
         precondition(nodes.count >= configuration.geometry.totalShards, "fewer nodes than chunks per object")
         self.configuration = configuration
         self.nodes = nodes
+        self.collector = ChunkCollector(nodes: nodes)
+        self.encoder = ObjectEncoder(maximumShardLength: configuration.maximumShardLength, compression: configuration.compression)
     }
 
     /// Counters for INFO, read in one step.
@@ -200,6 +204,32 @@ public actor ObjectStore {
         return true
     }
 
+    /// Stores several values as one step (MSET): the chunks of all of them are stored in
+    /// parallel, and every new version becomes visible at one commit point, so a reader sees all
+    /// of them or none. A key given twice ends with its last value, as in Redis.
+    public func setAll(_ pairs: [(key: ByteBuffer, value: ByteBuffer)]) async throws {
+        let entries = try await withThrowingTaskGroup(of: (Int, Entry).self) { group in
+            for (index, pair) in pairs.enumerated() {
+                group.addTask { (index, try await self.storeChunks(of: pair.key, value: pair.value)) }
+            }
+            var entries = [Entry?](repeating: nil, count: pairs.count)
+            do {
+                for try await (index, entry) in group { entries[index] = entry }
+            } catch {
+                // No version becomes visible; every one stored so far is freed.
+                for entry in entries { if let entry { discard(entry) } }
+                while let result = await group.nextResult() {
+                    if case .success((_, let entry)) = result { discard(entry) }
+                }
+                throw error
+            }
+            return entries.compactMap { $0 }
+        }
+        for (pair, entry) in zip(pairs, entries) {
+            if let previous = keyspace.insert(entry, for: pair.key) { discard(previous) }
+        }
+    }
+
     /// Codes `value` stripe by stripe onto the nodes under a new version; nothing is visible yet.
     private func storeChunks(of key: ByteBuffer, value: ByteBuffer) async throws -> Entry {
         lastVersion += 1
@@ -209,10 +239,6 @@ public actor ObjectStore {
             ? try ErasureGeometry(dataShards: 1, parityShards: configuration.geometry.parityShards)
             : configuration.geometry
         let placement = (0..<geometry.totalShards).map { (Int(version) + $0) % nodes.count }
-        var encoder = ObjectEncoder(
-            maximumShardLength: configuration.maximumShardLength,
-            compression: configuration.compression
-        )
         let descriptor = encoder.descriptor(
             keyHash: KeyHash.of(key.readableBytesView),
             version: version,
@@ -223,11 +249,10 @@ public actor ObjectStore {
         do {
             for stripe in 0..<descriptor.stripeCount {
                 let range = descriptor.byteRange(ofStripe: stripe)
-                var chunks = [[UInt8]]()
-                value.withUnsafeReadableBytes { raw in
-                    let bytes = UnsafeRawBufferPointer(rebasing: raw[range]).bytes
-                    encoder.encodeStripe(stripe, of: descriptor, bytes: bytes)
-                }
+                // Encoding and copying the chunks out happen before the first suspension, so the
+                // actor's one encoder is never shared between two writes.
+                var chunks = [ByteBuffer]()
+                encoder.encodeStripe(stripe, of: descriptor, bytes: value.readableBytesSpan.extracting(range))
                 for shard in 0..<geometry.totalShards {
                     chunks.append(encoder.withChunk(shard) { header, payload in Self.chunkBytes(header, payload) })
                 }
@@ -252,6 +277,21 @@ public actor ObjectStore {
     public func get(_ key: ByteBuffer) async throws -> ByteBuffer? {
         guard let entry = lookup(key) else { return nil }
         return try await read(entry, range: 0..<entry.descriptor.length)
+    }
+
+    /// The committed values of several keys (MGET), all pinned at one moment and read in
+    /// parallel; nil for a key that does not exist.
+    public func getAll(_ keys: [ByteBuffer]) async throws -> [ByteBuffer?] {
+        let entries = keys.map { lookup($0) }
+        return try await withThrowingTaskGroup(of: (Int, ByteBuffer).self) { group in
+            for (index, entry) in entries.enumerated() {
+                guard let entry else { continue }
+                group.addTask { (index, try await self.read(entry, range: 0..<entry.descriptor.length)) }
+            }
+            var values = [ByteBuffer?](repeating: nil, count: keys.count)
+            for try await (index, value) in group { values[index] = value }
+            return values
+        }
     }
 
     /// The bytes of `key`'s value in `range` (clamped to the value), fetching and decoding only
@@ -359,7 +399,7 @@ public actor ObjectStore {
             let offset = part.lowerBound - stripeRange.lowerBound
             decoder.beginStripe(stripe, of: descriptor)
             for (chunk, validated) in try await firstChunks(of: entry, stripe: stripe) {
-                try decoder.addChunk(chunk.span.bytes, validated: validated)
+                try decoder.addChunk(chunk.readableBytesSpan, validated: validated)
             }
             try decoder.finishStripe { bytes in
                 bytes.withUnsafeBytes { raw in
@@ -373,18 +413,18 @@ public actor ObjectStore {
     /// Asks every node holding a chunk of the stripe and returns the first `d` valid chunks to
     /// arrive; the other requests are cancelled and their answers dropped. A node that fails or
     /// sends a bad chunk costs nothing while `d` good ones remain.
-    private func firstChunks(of entry: Entry, stripe: Int) async throws -> [([UInt8], ValidatedChunk)] {
+    private func firstChunks(of entry: Entry, stripe: Int) async throws -> [(ByteBuffer, ValidatedChunk)] {
         let descriptor = entry.descriptor
-        return try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
+        return try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
             for (shard, nodeIndex) in entry.placement.enumerated() {
                 let node = nodes[nodeIndex]
                 let id = ChunkID(version: descriptor.version, stripe: stripe, shard: shard)
                 group.addTask { try? await node.fetch(id) }
             }
-            var accepted = [([UInt8], ValidatedChunk)]()
+            var accepted = [(ByteBuffer, ValidatedChunk)]()
             for try await chunk in group {
                 guard let chunk,
-                    let validated = try? ObjectDecoder.validate(chunk.span.bytes, ofStripe: stripe, of: descriptor)
+                    let validated = try? ObjectDecoder.validate(chunk.readableBytesSpan, ofStripe: stripe, of: descriptor)
                 else { continue }
                 accepted.append((chunk, validated))
                 if accepted.count == descriptor.geometry.dataShards {
@@ -409,26 +449,32 @@ public actor ObjectStore {
         for entry in keyspace.removeAll() { discard(entry) }
     }
 
-    /// Frees a superseded or deleted version's chunks on their nodes, in the background.
+    /// Queues a superseded or deleted version's chunks to be freed on their nodes.
     private func discard(_ entry: Entry) {
-        let nodes = self.nodes
-        Task.detached {
-            await withTaskGroup(of: Void.self) { group in
-                for (shard, nodeIndex) in entry.placement.enumerated() {
-                    let ids = (0..<entry.descriptor.stripeCount).map {
-                        ChunkID(version: entry.descriptor.version, stripe: $0, shard: shard)
-                    }
-                    group.addTask { await nodes[nodeIndex].remove(ids) }
+        let descriptor = entry.descriptor
+        collector.collect(
+            entry.placement.enumerated().lazy.flatMap { shard, nodeIndex in
+                (0..<descriptor.stripeCount).lazy.map { stripe in
+                    (nodeIndex: nodeIndex, chunk: ChunkID(version: descriptor.version, stripe: stripe, shard: shard))
                 }
             }
-        }
+        )
     }
 
-    private static func chunkBytes(_ header: ChunkHeader, _ payload: RawSpan) -> [UInt8] {
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(ChunkHeader.size + payload.byteCount)
-        header.withEncodedBytes { span in span.withUnsafeBytes { bytes.append(contentsOf: $0) } }
-        payload.withUnsafeBytes { bytes.append(contentsOf: $0) }
+    /// Frees discarded chunks on their nodes in the background, until cancelled.
+    public nonisolated func runGarbageCollector() async {
+        await collector.run()
+    }
+
+    /// Frees every discarded chunk now.
+    public nonisolated func collectGarbage() async {
+        await collector.drain()
+    }
+
+    private static func chunkBytes(_ header: ChunkHeader, _ payload: RawSpan) -> ByteBuffer {
+        var bytes = ByteBufferAllocator().buffer(capacity: ChunkHeader.size + payload.byteCount)
+        header.withEncodedBytes { span in span.withUnsafeBytes { _ = bytes.writeBytes($0) } }
+        payload.withUnsafeBytes { _ = bytes.writeBytes($0) }
         return bytes
     }
 }

@@ -55,8 +55,9 @@ extension Command {
             arity: -2, group: "string", summary: "Atomically returns the string values of one or more keys.",
             flags: ["readonly", "fast"], keys: .all
         ) { session, arguments, replies in
-            replies.writeArrayHeader(arguments.count)
-            for key in arguments { session.writeValue(try await session.store.get(key), to: &replies) }
+            let values = try await session.store.getAll(arguments)
+            replies.writeArrayHeader(values.count)
+            for value in values { session.writeValue(value, to: &replies) }
             return .keepOpen
         },
         "mset": Command(
@@ -64,9 +65,8 @@ extension Command {
             flags: ["write", "denyoom"], keys: .pairs
         ) { session, arguments, replies in
             guard arguments.count % 2 == 0 else { throw CommandError.wrongArgumentCount("mset") }
-            for pair in stride(from: 0, to: arguments.count, by: 2) {
-                try await session.store.set(owned(arguments[pair]), value: arguments[pair + 1])
-            }
+            let pairs = stride(from: 0, to: arguments.count, by: 2).map { (key: owned(arguments[$0]), value: arguments[$0 + 1]) }
+            try await session.store.setAll(pairs)
             replies.writeSimpleString("OK")
             return .keepOpen
         },

@@ -15,9 +15,9 @@ actor CountingChunkNode: ChunkNode {
         self.node = InProcessChunkNode(id: id)
     }
 
-    func store(_ chunk: ChunkID, bytes: [UInt8]) async throws { try await node.store(chunk, bytes: bytes) }
+    func store(_ chunk: ChunkID, bytes: ByteBuffer) async throws { try await node.store(chunk, bytes: bytes) }
 
-    func fetch(_ chunk: ChunkID) async throws -> [UInt8]? {
+    func fetch(_ chunk: ChunkID) async throws -> ByteBuffer? {
         fetched.append(chunk)
         return try await node.fetch(chunk)
     }
@@ -50,6 +50,27 @@ struct ObjectStoreTests {
         let clamped = try #require(try await store.get(Self.key("big"), range: 19_990..<30_000))
         #expect(Array(clamped.readableBytesView) == Array(bytes[19_990...]))
         #expect(try await store.get(Self.key("missing"), range: 0..<10) == nil)
+    }
+
+    @Test func supersededAndDeletedVersionsAreFreedOnTheirNodes() async throws {
+        let nodes = (0..<6).map { InProcessChunkNode(id: $0) }
+        let store = try Self.makeStore(nodes: nodes)
+        func storedBytes() async -> Int {
+            var total = 0
+            for node in nodes { total += await node.storedBytes }
+            return total
+        }
+        let value = ByteBuffer(bytes: (0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        try await store.set(Self.key("kept"), value: value)
+        await store.collectGarbage()
+        let oneVersion = await storedBytes()
+        for _ in 0..<5 { try await store.set(Self.key("kept"), value: value) }
+        try await store.set(Self.key("deleted"), value: value)
+        #expect(await store.delete(Self.key("deleted")))
+        #expect(await storedBytes() > oneVersion)
+        await store.collectGarbage()
+        #expect(await storedBytes() == oneVersion)
+        #expect(try await store.get(Self.key("kept")) == value)
     }
 
     @Test func scanReturnsEveryKeyPresentThroughoutDespiteChurn() async throws {
