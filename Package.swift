@@ -42,6 +42,25 @@ let package = Package(
             name: "InfiniCodingReference"
         ),
         .target(
+            name: "InfiniMetadata",
+            dependencies: ["InfiniCoding"]
+        ),
+        .testTarget(
+            name: "InfiniMetadataTests",
+            dependencies: ["InfiniMetadata", "InfiniCoding", "MetadataTestSupport", "metadata-log-writer"]
+        ),
+        .target(
+            name: "MetadataTestSupport",
+            dependencies: ["InfiniMetadata", "InfiniCoding"],
+            path: "Tests/MetadataTestSupport"
+        ),
+        // The child process the crash test kills mid-append.
+        .executableTarget(
+            name: "metadata-log-writer",
+            dependencies: ["InfiniMetadata", "MetadataTestSupport"],
+            path: "Tests/MetadataLogWriter"
+        ),
+        .target(
             name: "RESP",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
@@ -149,6 +168,11 @@ let package = Package(
                 .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
             ],
             path: "Benchmarks/CodingBench"
+        ),
+        .executableTarget(
+            name: "metadata-log-bench",
+            dependencies: ["InfiniMetadata", "InfiniCoding"],
+            path: "Benchmarks/MetadataLogBench"
         ),
     ]
 )
