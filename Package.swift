@@ -139,6 +139,23 @@ let package = Package(
             name: "ProcessTestSupport",
             path: "Tests/ProcessTestSupport"
         ),
+        .target(
+            name: "HistoryChecking",
+            dependencies: [
+                "RESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/HistoryChecking"
+        ),
+        .testTarget(
+            name: "HistoryCheckingTests",
+            dependencies: [
+                "HistoryChecking", "InfiniProxy", "InfiniCoding", "RESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "InfiniStoreIntegrationTests",
             dependencies: ["infinistore", "InfiniCodingReference", "ProcessTestSupport"]
