@@ -75,7 +75,7 @@ public struct S3Client: Sendable {
     /// Stores `body` under `key`, replacing any object there.
     public func putObject(bucket: String, key: String, body: ByteBuffer) async throws {
         let label = "PUT \(bucket)/\(key)"
-        let response = try await self.client.send(.PUT, path: try Self.path(bucket, key), body: body)
+        let response = try await self.send(label, .PUT, path: try Self.path(bucket, key), body: body)
         try Self.expectSuccess(response, label)
     }
 
@@ -88,7 +88,7 @@ public struct S3Client: Sendable {
         if let range {
             headers.add(name: "Range", value: "bytes=\(range.lowerBound)-\(range.upperBound)")
         }
-        let response = try await self.client.send(.GET, path: try Self.path(bucket, key), headers: headers)
+        let response = try await self.send(label, .GET, path: try Self.path(bucket, key), headers: headers)
         switch response.status.code {
         case 200:
             // A server that ignores Range sends the whole object: cut the range out here.
@@ -111,7 +111,7 @@ public struct S3Client: Sendable {
     /// The object's length, or nil when there is no such object.
     public func headObject(bucket: String, key: String) async throws -> Int? {
         let label = "HEAD \(bucket)/\(key)"
-        let response = try await self.client.send(.HEAD, path: try Self.path(bucket, key))
+        let response = try await self.send(label, .HEAD, path: try Self.path(bucket, key))
         switch response.status.code {
         case 200:
             guard let length = response.headers.first(name: "Content-Length").flatMap({ Int($0) }), length >= 0 else {
@@ -129,7 +129,7 @@ public struct S3Client: Sendable {
     /// Removes the object; removing a missing one succeeds, as in S3 itself.
     public func deleteObject(bucket: String, key: String) async throws {
         let label = "DELETE \(bucket)/\(key)"
-        let response = try await self.client.send(.DELETE, path: try Self.path(bucket, key))
+        let response = try await self.send(label, .DELETE, path: try Self.path(bucket, key))
         try Self.expectSuccess(response, label)
     }
 
@@ -144,7 +144,7 @@ public struct S3Client: Sendable {
         var query = [(name: "list-type", value: "2"), (name: "max-keys", value: String(maxKeys))]
         if !prefix.isEmpty { query.append((name: "prefix", value: prefix)) }
         if let continuationToken { query.append((name: "continuation-token", value: continuationToken)) }
-        let response = try await self.client.send(.GET, path: try Self.path(bucket, nil), query: query)
+        let response = try await self.send(label, .GET, path: try Self.path(bucket, nil), query: query)
         try Self.expectSuccess(response, label)
         return try Self.parseListing(response.body, label)
     }
@@ -160,7 +160,7 @@ public struct S3Client: Sendable {
                     + "<LocationConstraint>\(self.region)</LocationConstraint></CreateBucketConfiguration>"
             )
         }
-        let response = try await self.client.send(.PUT, path: try Self.path(bucket, nil), body: body)
+        let response = try await self.send(label, .PUT, path: try Self.path(bucket, nil), body: body)
         if response.status.code == 409, Self.errorCode(response) == "BucketAlreadyOwnedByYou" { return }
         try Self.expectSuccess(response, label)
     }
@@ -168,6 +168,23 @@ public struct S3Client: Sendable {
     /// Closes idle connections; later calls fail.
     public func shutdown() {
         self.client.shutdown()
+    }
+
+    /// Sends through the client, naming the call and the endpoint in transport failures.
+    private func send(
+        _ label: String,
+        _ method: HTTPMethod,
+        path: String,
+        query: [(name: String, value: String)] = [],
+        headers: HTTPHeaders = HTTPHeaders(),
+        body: ByteBuffer? = nil
+    ) async throws -> AWSResponse {
+        do {
+            return try await self.client.send(method, path: path, query: query, headers: headers, body: body)
+        } catch var error as AWSError {
+            error.message = "S3 \(label) failed (\(self.endpoint)): \(error.message)"
+            throw error
+        }
     }
 
     // MARK: - Requests and answers

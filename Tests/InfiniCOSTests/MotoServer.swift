@@ -26,14 +26,17 @@ struct MotoServer: Sendable {
     /// The IAM user's key: the only one moto accepts.
     let credentials: AWSCredentials
     let logFile: URL
+    /// The self-signed certificate the server uses when started with TLS.
+    let certificateFile: String?
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
     }
 
-    /// Runs `body` with a fresh server and stops the server afterwards, whatever happens.
-    static func with<Result>(_ body: (MotoServer) async throws -> Result) async throws -> Result {
-        let server = try await Self.start()
+    /// Runs `body` with a fresh server (on https with a new self-signed certificate for
+    /// 127.0.0.1 when `tls`) and stops the server afterwards, whatever happens.
+    static func with<Result>(tls: Bool = false, _ body: (MotoServer) async throws -> Result) async throws -> Result {
+        let server = try await Self.start(tls: tls)
         do {
             let result = try await body(server)
             await stopProcess(server.process)
@@ -44,7 +47,7 @@ struct MotoServer: Sendable {
         }
     }
 
-    static func start() async throws -> MotoServer {
+    static func start(tls: Bool) async throws -> MotoServer {
         let check = try await runProcessOffThePool(
             "/usr/bin/env",
             ["python3", "-c", "import moto.server"],
@@ -54,24 +57,39 @@ struct MotoServer: Sendable {
             throw Failure(description: "moto is not installed (python3 cannot import moto.server): run `make deps`")
         }
         let port = try await Self.freePort()
-        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("moto-\(port)-\(UUID()).log")
+        let files = FileManager.default.temporaryDirectory.appendingPathComponent("moto-\(port)-\(UUID())")
+        let logFile = files.appendingPathExtension("log")
+        var arguments = ["python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)]
+        var certificateFile: String?
+        if tls {
+            let (certificate, key) = try await Self.makeCertificate(base: files.path)
+            arguments += ["-c", certificate, "-k", key]
+            certificateFile = certificate
+        }
         let process = try startProcess(
             "/usr/bin/env",
-            ["python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)],
+            arguments,
             environment: ["INITIAL_NO_AUTH_ACTION_COUNT": String(Self.setupRequests)],
             logFile: logFile
         )
         do {
             try await Self.waitUntilListening(port: port, process: process, logFile: logFile)
-            let credentials = try await Self.createUser(port: port)
-            return MotoServer(process: process, port: port, credentials: credentials, logFile: logFile)
+            let endpoint = "\(tls ? "https" : "http")://127.0.0.1:\(port)"
+            let credentials = try await Self.createUser(endpoint: endpoint, trusting: certificateFile)
+            return MotoServer(
+                process: process,
+                port: port,
+                credentials: credentials,
+                logFile: logFile,
+                certificateFile: certificateFile
+            )
         } catch {
             await stopProcess(process)
             throw error
         }
     }
 
-    var endpoint: String { "http://127.0.0.1:\(self.port)" }
+    var endpoint: String { "\(self.certificateFile == nil ? "http" : "https")://127.0.0.1:\(self.port)" }
 
     func s3Client(credentials: AWSCredentials? = nil) throws -> S3Client {
         try S3Client(configuration: self.s3Configuration(credentials: credentials))
@@ -82,22 +100,44 @@ struct MotoServer: Sendable {
             credentials: credentials ?? self.credentials,
             region: "us-east-1",
             endpoint: self.endpoint,
-            http: AWSClient.Configuration(retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(20)))
+            http: AWSClient.Configuration(
+                retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(20)),
+                additionalTrustRootsPEMFile: self.certificateFile
+            )
         )
+    }
+
+    /// A self-signed certificate for IP address 127.0.0.1 and its key, as PEM files.
+    private static func makeCertificate(base: String) async throws -> (certificate: String, key: String) {
+        let certificate = base + "-cert.pem"
+        let key = base + "-key.pem"
+        let result = try await runProcessOffThePool(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", certificate,
+            ],
+            mergingStandardError: true
+        )
+        guard result.status == 0 else {
+            throw Failure(description: "openssl could not make a certificate: \(String(decoding: result.output, as: UTF8.self))")
+        }
+        return (certificate, key)
     }
 
     /// The requests `createUser` makes before signatures count.
     private static let setupRequests = 3
 
     /// CreateUser, CreateAccessKey and PutUserPolicy through moto's IAM API.
-    private static func createUser(port: Int) async throws -> AWSCredentials {
+    private static func createUser(endpoint: String, trusting certificateFile: String?) async throws -> AWSCredentials {
         let iam = try AWSClient(
-            endpoint: AWSEndpoint(url: "http://127.0.0.1:\(port)"),
+            endpoint: AWSEndpoint(url: endpoint),
             signer: SigV4Signer(
                 credentials: AWSCredentials(accessKeyID: "AKIASETUP", secretAccessKey: "setup"),
                 region: "us-east-1",
                 service: "iam"
-            )
+            ),
+            configuration: AWSClient.Configuration(additionalTrustRootsPEMFile: certificateFile)
         )
         defer { iam.shutdown() }
         func call(_ parameters: [(name: String, value: String)]) async throws -> String {

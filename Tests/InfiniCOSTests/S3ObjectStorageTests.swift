@@ -102,4 +102,32 @@ import Testing
             (opened as! S3ObjectStorage).client.shutdown()
         }
     }
+
+    @Test func httpsWithAPrivateCertificate() async throws {
+        try await MotoServer.with(tls: true) { moto in
+            #expect(moto.endpoint.hasPrefix("https://"))
+            let client = try moto.s3Client()
+            defer { client.shutdown() }
+            let storage = S3ObjectStorage(client: client, bucket: "secure")
+            try await storage.createBucketIfMissing()
+            let name = try ObjectName("over-tls")
+            let bytes = ByteBuffer(bytes: randomBytes(count: 300_000))
+            try await storage.put(name, bytes: bytes)
+            #expect(try await storage.get(name) == bytes)
+            #expect(try await storage.get(name, range: 1_000..<2_000) == bytes.getSlice(at: 1_000, length: 1_000))
+
+            // Without the certificate among its trust roots, the client refuses the server.
+            var untrusting = moto.s3Configuration()
+            untrusting.http.additionalTrustRootsPEMFile = nil
+            untrusting.http.retry = .never
+            let stranger = try S3Client(configuration: untrusting)
+            defer { stranger.shutdown() }
+            let error = await #expect(throws: ObjectStorageError.self) {
+                try await S3ObjectStorage(client: stranger, bucket: "secure").get(name)
+            }
+            #expect(error?.kind == .unavailable)
+            #expect(error?.message.hasPrefix("S3 GET secure/over-tls failed (\(moto.endpoint)): ") == true)
+            #expect(error?.message.contains("CERTIFICATE_VERIFY_FAILED") == true)
+        }
+    }
 }
