@@ -21,6 +21,7 @@ endef
 deps:
 	$(install_apt)
 	@python3 -c "import redis" 2>/dev/null || python3 -m pip install --quiet 'redis>=5'
+	@python3 -c "import moto.server" 2>/dev/null || python3 -m pip install --quiet 'moto[server]>=5'
 
 build: deps
 	$(SWIFT) build -c release

@@ -1,4 +1,5 @@
 public import Foundation
+import Synchronization
 
 /// Runs `executable` to completion and returns its exit status and standard output.
 ///
@@ -56,3 +57,68 @@ public func runProcessOffThePool(
 public let redisPyScripts = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("InfiniProxyTests/Python")
+
+/// Starts `executable` in the background, with `environment` added to this process's own and
+/// standard output and error written to `logFile`. Stop it with ``stopProcess(_:)``.
+///
+/// A child inherits the signal mask of the thread that spawns it, and Swift's and Dispatch's
+/// worker threads block every signal; a child spawned there could not be stopped with SIGTERM.
+/// So the child is spawned from a new thread that blocks none.
+public func startProcess(
+    _ executable: String,
+    _ arguments: [String],
+    environment: [String: String] = [:],
+    logFile: URL
+) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
+    let log = try FileHandle(forWritingTo: logFile)
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = log
+    process.standardError = log
+    let outcome = SpawnOutcome()
+    let thread = Thread {
+        var none = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, nil)
+        outcome.finish(Result { try process.run() })
+    }
+    thread.start()
+    try outcome.wait()
+    return process
+}
+
+/// The result of spawning on another thread, handed back once.
+private final class SpawnOutcome: Sendable {
+    private let result = Mutex<Result<Void, any Error>?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    func finish(_ result: Result<Void, any Error>) {
+        self.result.withLock { $0 = result }
+        self.done.signal()
+    }
+
+    func wait() throws {
+        self.done.wait()
+        try self.result.withLock { $0 }?.get()
+    }
+}
+
+/// Stops `process` and waits for it to exit: SIGTERM, then SIGKILL if it is still running after
+/// `grace`. Runs on a Dispatch thread so the wait does not hold one of Swift's cooperative
+/// threads.
+public func stopProcess(_ process: Process, grace: Duration = .seconds(5)) async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        DispatchQueue.global().async {
+            if process.isRunning { process.terminate() }
+            let deadline = ContinuousClock.now + grace
+            while process.isRunning, ContinuousClock.now < deadline { usleep(10_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            while process.isRunning { usleep(10_000) }
+            continuation.resume()
+        }
+    }
+}
