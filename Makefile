@@ -35,9 +35,9 @@ run: deps
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --skip InfiniStoreIntegrationTests
-	@# End-to-end tests load both cores with real processes; run them alone so timing-sensitive
-	@# unit tests are not starved.
-	$(SWIFT) test --skip-build --filter InfiniStoreIntegrationTests
+	@# End-to-end tests load both cores with real processes; run them alone and one at a time, so
+	@# timing-sensitive tests are not starved and chaos tests measure the system, not the machine.
+	$(SWIFT) test --skip-build --no-parallel --filter InfiniStoreIntegrationTests
 
 # The coding microbenchmark: Swift against ISA-L and LZ4 called from C, in one process.
 # QUICK=1 measures only the RATIO cases and prints `RATIO ...` as its last line.

@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/malloc-interposer.git", from: "1.6.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -131,6 +132,7 @@ let package = Package(
         .target(
             name: "InfiniNode",
             dependencies: [
+                "InfiniCOS",
                 "InfiniNodeProtocol",
                 "LambdaRuntimeAPI",
                 "RESP",
@@ -141,7 +143,9 @@ let package = Package(
         .target(
             name: "InfiniProxy",
             dependencies: [
+                "InfiniCOS",
                 "InfiniCoding",
+                "InfiniMetadata",
                 "InfiniNodeProtocol",
                 "LambdaRuntimeAPI",
                 "RESP",
@@ -153,18 +157,21 @@ let package = Package(
             name: "infinistore",
             dependencies: [
                 "CProcessControl",
+                "InfiniCOS",
                 "InfiniCoding",
+                "InfiniMetadata",
                 "InfiniNode",
                 "InfiniProxy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .testTarget(
             name: "InfiniProxyTests",
             dependencies: [
-                "InfiniProxy", "InfiniCoding", "InfiniCodingReference", "ProcessTestSupport",
+                "InfiniProxy", "InfiniCoding", "InfiniCodingReference", "InfiniMetadata", "ProcessTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             // redis-py scripts the tests run by path.
@@ -193,7 +200,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InfiniStoreIntegrationTests",
-            dependencies: ["infinistore", "InfiniCodingReference", "ProcessTestSupport"]
+            dependencies: ["infinistore", "HistoryChecking", "InfiniCodingReference", "ProcessTestSupport", "RESP"]
         ),
         .testTarget(
             name: "InfiniCodingTests",

@@ -16,11 +16,17 @@ final class IdleReturnHandler: ChannelDuplexHandler {
     static let shortestWindow = TimeAmount.milliseconds(100)
     static let longestWindow = TimeAmount.seconds(2)
 
+    /// Whether the node still has work that must finish before it returns (COS writes).
+    private let isBusy: @Sendable () -> Bool
     private var lastRead: NIODeadline?
     /// Exponentially weighted mean gap between reads, in nanoseconds.
     private var meanGap: Double?
     private var timer: Scheduled<Void>?
     private var closing = false
+
+    init(isBusy: @escaping @Sendable () -> Bool = { false }) {
+        self.isBusy = isBusy
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         if context.channel.isActive { arm(context: context, after: Self.firstRequestWindow) }
@@ -69,6 +75,10 @@ final class IdleReturnHandler: ChannelDuplexHandler {
 
     private func sayGoodbye(context: ChannelHandlerContext) {
         guard !closing else { return }
+        if isBusy() {
+            arm(context: context, after: Self.shortestWindow)
+            return
+        }
         closing = true
         var bye = context.channel.allocator.buffer(capacity: 16)
         bye.writePushHeader(1, protocol: .v3)

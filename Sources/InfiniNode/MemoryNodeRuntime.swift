@@ -11,8 +11,12 @@ import RESP
 /// binary runs in AWS and as a local process of the proxy's local invoker.
 public struct MemoryNodeRuntime: Sendable {
     private let memory = ChunkMemory()
+    private let persister: ChunkPersister?
 
-    public init() {}
+    /// - Parameter persister: writes chunks through to the COS; nil keeps them in memory only.
+    public init(persister: ChunkPersister?) {
+        self.persister = persister
+    }
 
     /// Serves invocations until the Runtime API goes away.
     public func run() async throws {
@@ -50,14 +54,15 @@ public struct MemoryNodeRuntime: Sendable {
             throw NodeRuntimeError("bad proxy address '\(event.proxyAddress)'")
         }
         let memory = self.memory
+        let persister = self.persister
         let tally = NodeRequestHandler.Tally()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
-                        IdleReturnHandler(),
-                        NodeRequestHandler(memory: memory, tally: tally)
+                        IdleReturnHandler { (persister?.backlog ?? 0) > 0 },
+                        NodeRequestHandler(memory: memory, persister: persister, tally: tally)
                     )
                 }
             }

@@ -1,3 +1,4 @@
+import InfiniCOS
 import InfiniNodeProtocol
 import NIOCore
 import RESP
@@ -18,14 +19,16 @@ final class NodeRequestHandler: ChannelInboundHandler {
     }
 
     private let memory: ChunkMemory
+    private let persister: ChunkPersister?
     private let tally: Tally
     private var parser = RESPCommandParser(limits: .init(maximumBulkLength: NodeProtocol.maximumFrameLength))
     private var pending = ByteBuffer()
     private var acknowledged = false
     private var repliesWritten = false
 
-    init(memory: ChunkMemory, tally: Tally) {
+    init(memory: ChunkMemory, persister: ChunkPersister?, tally: Tally) {
         self.memory = memory
+        self.persister = persister
         self.tally = tally
     }
 
@@ -45,7 +48,7 @@ final class NodeRequestHandler: ChannelInboundHandler {
         var served = 0
         do {
             while let request = try parser.next(from: &pending) {
-                handle(request, into: &replies)
+                handle(request, into: &replies, channel: context.channel)
                 served += 1
             }
         } catch {
@@ -68,27 +71,83 @@ final class NodeRequestHandler: ChannelInboundHandler {
         context.fireChannelReadComplete()
     }
 
-    private func handle(_ request: [ByteBuffer], into replies: inout ByteBuffer) {
+    private func handle(_ request: [ByteBuffer], into replies: inout ByteBuffer, channel: any Channel) {
         guard request.count >= 2, let command = NodeProtocol.Command(rawValue: String(buffer: request[0])) else {
             replies.writeError("ERR unknown node request")
+            return
+        }
+        if command == .get, request.count == 3, memory.fetch(request[2]) == nil, let persister,
+            let objectName = try? ChunkPersister.objectName(forChunk: String(buffer: request[2]))
+        {
+            readThrough(request, objectName, from: persister, channel: channel)
             return
         }
         replies.writeArrayHeader(3)
         replies.writeBulkString(request[1])
         switch (command, request.count) {
         case (.set, 4):
-            memory.store(ByteBuffer(buffer: request[2]), ByteBuffer(buffer: request[3]))
+            let name = ByteBuffer(buffer: request[2])
+            let bytes = ByteBuffer(buffer: request[3])
+            if let persister {
+                guard let objectName = try? ChunkPersister.objectName(forChunk: String(buffer: name)) else {
+                    replies.writeError("ERR invalid chunk name")
+                    break
+                }
+                persister.persist(objectName, bytes: bytes) { outcome in
+                    channel.writeAndFlush(Self.notice(outcome, for: name), promise: nil)
+                }
+            }
+            memory.store(name, bytes)
             replies.writeSimpleString("OK")
         case (.get, 3):
             if let chunk = memory.fetch(request[2]) { replies.writeBulkString(chunk) } else { replies.writeNull(protocol: .v2) }
         case (.delete, _):
-            replies.writeRESPInteger(request.dropFirst(2).filter { memory.remove($0) }.count)
+            let names = request.dropFirst(2)
+            persister?.cancel(names.compactMap { try? ChunkPersister.objectName(forChunk: String(buffer: $0)) })
+            replies.writeRESPInteger(names.filter { memory.remove($0) }.count)
         case (.ping, 2):
             replies.writeSimpleString("PONG")
         default:
             replies.writeError("ERR wrong number of arguments for '\(command.rawValue)'")
         }
         replies.writeRESPInteger(memory.usedBytes)
+    }
+}
+
+extension NodeRequestHandler {
+    /// Answers a read of a chunk this node does not hold from the COS, keeping the chunk: after
+    /// the node lost its memory (a reclaimed sandbox comes back empty), each chunk costs one COS
+    /// read, the first time it is asked for, and only that request waits for it.
+    private func readThrough(_ request: [ByteBuffer], _ objectName: ObjectName, from persister: ChunkPersister, channel: any Channel) {
+        let memory = self.memory
+        let (id, name) = (ByteBuffer(buffer: request[1]), ByteBuffer(buffer: request[2]))
+        Task {
+            let bytes = await persister.load(objectName)
+            if let bytes { memory.store(name, bytes) }
+            var reply = ByteBuffer()
+            reply.writeArrayHeader(3)
+            reply.writeBulkString(id)
+            if let bytes { reply.writeBulkString(bytes) } else { reply.writeNull(protocol: .v2) }
+            reply.writeRESPInteger(memory.usedBytes)
+            channel.writeAndFlush(reply, promise: nil)
+        }
+    }
+
+    /// The push that tells the proxy what became of a chunk's write to the COS.
+    static func notice(_ outcome: ChunkPersister.Outcome, for chunk: ByteBuffer) -> ByteBuffer {
+        var notice = ByteBuffer()
+        switch outcome {
+        case .persisted:
+            notice.writePushHeader(2, protocol: .v3)
+            notice.writeBulkString(NodeProtocol.persisted)
+            notice.writeBulkString(chunk)
+        case .failed(let reason):
+            notice.writePushHeader(3, protocol: .v3)
+            notice.writeBulkString(NodeProtocol.persistFailed)
+            notice.writeBulkString(chunk)
+            notice.writeBulkString(reason)
+        }
+        return notice
     }
 }
 

@@ -5,9 +5,15 @@
 /// array of bulk strings `[command, requestID, arguments…]`, and the node answers each with an
 /// array `[requestID, result, usedBytes]`. Requests are matched by id, so several can be in flight.
 /// Before an idle node returns from its invocation it sends the push `>1 BYE` and closes.
+///
+/// A node with a COS writes every chunk through to it and then sends the push
+/// `>2 PERSISTED <chunk>`, or `>3 PERSISTFAILED <chunk> <reason>` when it gave up; it does not
+/// return while writes are pending, so every notice arrives before its `BYE`.
 public enum NodeProtocol {
     public static let hello = "NODE-HELLO"
     public static let bye = "BYE"
+    public static let persisted = "PERSISTED"
+    public static let persistFailed = "PERSISTFAILED"
 
     /// Request commands.
     public enum Command: String, Sendable {
@@ -20,6 +26,10 @@ public enum NodeProtocol {
         /// `CPING id` → `+PONG`
         case ping = "CPING"
     }
+
+    /// The COS object a node writes a chunk to: chunk names are unique for good, so the name is
+    /// the chunk's and nodes never overwrite one another.
+    public static func storageName(ofChunk chunk: String) -> String { "chunks/" + chunk }
 
     /// The largest chunk a link accepts: a shard of a stripe plus its header, with room to spare.
     public static let maximumFrameLength = 64 << 20

@@ -1,26 +1,38 @@
+import InfiniCOS
 import Synchronization
 
-/// Frees the chunks of superseded and deleted versions on their nodes, in the background and in
-/// batches: one `CDEL` per node carries every chunk that node should drop, so a stream of
-/// overwrites costs the nodes a request per batch, not one per chunk.
+/// Frees the chunks of superseded and deleted versions on their nodes and in the COS, in the
+/// background and in batches: one `CDEL` per node carries every chunk that node should drop, so
+/// a stream of overwrites costs the nodes a request per batch, not one per chunk.
+///
+/// A chunk leaves the COS only after its node has been told to drop it: the node then cancels a
+/// write still queued or removes one that was running, so no write lands after the delete.
 final class ChunkCollector: Sendable {
+    /// COS deletes in flight at once.
+    static let storageConcurrency = 16
+
     /// Most chunk names in one request.
     static let batchLimit = 1024
     /// How long the collector waits after the first garbage arrives, to gather a batch.
     static let gatherDelay = Duration.milliseconds(5)
 
     private let nodes: [any ChunkNode]
+    private let storage: (any ObjectStorage)?
+    private let persistence: PersistenceTracker?
     private let queued = Mutex<[Int: [ChunkID]]>([:])
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
 
-    init(nodes: [any ChunkNode]) {
+    init(nodes: [any ChunkNode], storage: (any ObjectStorage)?, persistence: PersistenceTracker?) {
         self.nodes = nodes
+        self.storage = storage
+        self.persistence = persistence
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Queues chunks to free, each with the index of the node that holds it.
-    func collect(_ chunks: some Sequence<(nodeIndex: Int, chunk: ChunkID)>) {
+    func collect(_ chunks: [(nodeIndex: Int, chunk: ChunkID)]) {
+        persistence?.forget(chunks.lazy.map(\.chunk))
         let wasEmpty = queued.withLock { queued in
             let wasEmpty = queued.isEmpty
             for (nodeIndex, chunk) in chunks { queued[nodeIndex, default: []].append(chunk) }
@@ -54,9 +66,25 @@ final class ChunkCollector: Sendable {
                     while start < chunks.count {
                         let end = min(start + Self.batchLimit, chunks.count)
                         await node.remove(Array(chunks[start..<end]))
+                        await self.deleteFromStorage(chunks[start..<end])
                         start = end
                     }
                 }
+            }
+        }
+    }
+
+    private func deleteFromStorage(_ chunks: ArraySlice<ChunkID>) async {
+        guard let storage else { return }
+        await withTaskGroup(of: Void.self) { group in
+            var running = 0
+            for chunk in chunks {
+                if running == Self.storageConcurrency {
+                    await group.next()
+                    running -= 1
+                }
+                group.addTask { try? await storage.delete(chunk.storageName) }
+                running += 1
             }
         }
     }

@@ -14,6 +14,15 @@ public struct ChunkID: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(version)/\(stripe)/\(shard)" }
+
+    /// Parses the `version/stripe/shard` form of ``description``.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 3, let version = UInt64(parts[0]), let stripe = Int(parts[1]), let shard = Int(parts[2]),
+            stripe >= 0, shard >= 0
+        else { return nil }
+        self.init(version: version, stripe: stripe, shard: shard)
+    }
 }
 
 /// A memory node as the proxy's data path sees it: somewhere to put, fetch and drop chunks.

@@ -93,6 +93,10 @@ struct InfoReport {
                 "infinistore_parity_shards:\(geometry.parityShards)",
                 "infinistore_nodes:\(server.store.nodeCount)",
                 "infinistore_small_object_threshold:\(server.store.configuration.smallObjectThreshold)",
+                "infinistore_durability:\(server.store.configuration.durability.rawValue)",
+                "infinistore_unpersisted_chunks:\(store.unpersistedChunks)",
+                "infinistore_unpersisted_bytes:\(store.unpersistedBytes)",
+                "infinistore_garbage_chunks:\(store.garbageChunks)",
             ]
         }
     }

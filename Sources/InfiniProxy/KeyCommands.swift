@@ -42,7 +42,7 @@ extension Command {
         "persist": Command(
             arity: 2, group: "generic", summary: "Removes the expiration time of a key.", flags: ["write", "fast"], keys: .first
         ) { session, arguments, replies in
-            replies.writeRESPInteger(await session.store.updateExpiry(of: arguments[0], to: .clear) ? 1 : 0)
+            replies.writeRESPInteger(try await session.store.updateExpiry(of: arguments[0], to: .clear) ? 1 : 0)
             return .keepOpen
         },
         "keys": Command(
@@ -113,7 +113,7 @@ extension Command {
             let base = relative ? session.store.now() : 0
             let (deadline, carry) = scaled.addingReportingOverflow(base)
             guard !overflow, !carry else { throw CommandError.invalidExpireTime(name) }
-            let updated = await session.store.updateExpiry(of: arguments[0], to: .at(deadline), condition: condition)
+            let updated = try await session.store.updateExpiry(of: arguments[0], to: .at(deadline), condition: condition)
             replies.writeRESPInteger(updated ? 1 : 0)
             return .keepOpen
         }
@@ -146,7 +146,7 @@ extension Command {
         guard arguments.count <= 1, arguments.allSatisfy({ ["async", "sync"].contains($0.optionName) }) else {
             throw CommandError.syntax
         }
-        await session.store.removeAll()
+        try await session.store.removeAll()
         replies.writeSimpleString("OK")
         return .keepOpen
     }
@@ -208,7 +208,7 @@ extension Command {
         _ replies: inout ByteBuffer
     ) async throws -> ClientSession.Outcome {
         var count = 0
-        for key in arguments where await session.store.delete(key) { count += 1 }
+        for key in arguments where try await session.store.delete(key) { count += 1 }
         replies.writeRESPInteger(count)
         return .keepOpen
     }

@@ -1,4 +1,5 @@
 import InfiniCoding
+import InfiniMetadata
 import NIOCore
 
 /// The proxy's metadata for every key, indexed three ways: by key; in insertion order, which

@@ -16,11 +16,19 @@ public actor LocalInvoker: Invoker {
         /// Reclaim (kill) a node process idle this long, as the platform reclaims idle
         /// sandboxes; nil keeps idle nodes forever.
         public var reclaimAfterIdle: Duration?
+        /// Extra environment for node processes (e.g. `INFINISTORE_COS`, the COS to write to).
+        public var environment: [String: String]
 
-        public init(executable: String, invocationTimeout: Duration = .seconds(900), reclaimAfterIdle: Duration? = nil) {
+        public init(
+            executable: String,
+            invocationTimeout: Duration = .seconds(900),
+            reclaimAfterIdle: Duration? = nil,
+            environment: [String: String] = [:]
+        ) {
             self.executable = executable
             self.invocationTimeout = invocationTimeout
             self.reclaimAfterIdle = reclaimAfterIdle
+            self.environment = environment
         }
     }
 
@@ -78,11 +86,19 @@ public actor LocalInvoker: Invoker {
         }
     }
 
-    /// Stops every node process and endpoint; later invocations fail.
-    public func shutdown() async {
+    /// Stops every node process and endpoint; later invocations fail. Nodes get SIGTERM and a
+    /// few seconds to finish their COS writes, then SIGKILL.
+    public func shutdown(grace: Duration = .seconds(10)) async {
         isShutDown = true
         let all = instances
         instances.removeAll()
+        for instance in all.values where instance.process.isRunning {
+            kill(instance.process.processIdentifier, SIGTERM)
+        }
+        let deadline = ContinuousClock.now + grace
+        while all.values.contains(where: \.process.isRunning), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
         for instance in all.values where instance.process.isRunning {
             kill(instance.process.processIdentifier, SIGKILL)
         }
@@ -99,7 +115,7 @@ public actor LocalInvoker: Invoker {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: configuration.executable)
         process.arguments = ["node"]
-        var environment = ProcessInfo.processInfo.environment
+        var environment = ProcessInfo.processInfo.environment.merging(configuration.environment) { $1 }
         environment["AWS_LAMBDA_RUNTIME_API"] = runtimeAPI.endpoint
         environment["INFINISTORE_PARENT_PID"] = String(getpid())
         process.environment = environment

@@ -68,6 +68,7 @@ final class NodeLinkHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let nodeID: Int
+    private let persistence: PersistenceTracker?
     private let onClose: @Sendable () -> Void
     private var context: ChannelHandlerContext?
     private var waiting: [Int64: EventLoopPromise<RESPValue>] = [:]
@@ -75,10 +76,15 @@ final class NodeLinkHandler: ChannelInboundHandler {
     private var pending = ByteBuffer()
     private var flushScheduled = false
     private var closedReason: String?
+    /// Whether the node said goodbye: its memory is intact, it just went idle.
+    private var returned = false
 
-    /// - Parameter onClose: called once, on the event loop, when the link is gone.
-    init(nodeID: Int, onClose: @escaping @Sendable () -> Void) {
+    /// - Parameters:
+    ///   - persistence: told of the node's persisted notices, and of the node's loss.
+    ///   - onClose: called once, on the event loop, when the link is gone.
+    init(nodeID: Int, persistence: PersistenceTracker?, onClose: @escaping @Sendable () -> Void) {
         self.nodeID = nodeID
+        self.persistence = persistence
         self.onClose = onClose
     }
 
@@ -114,17 +120,35 @@ final class NodeLinkHandler: ChannelInboundHandler {
         pending.writeBuffer(&bytes)
         do {
             while let value = try parser.next(from: &pending) {
-                if case .push(let fields) = value, fields.first?.stringValue == NodeProtocol.bye {
-                    close(reason: "the node returned")
-                    return
+                if case .push(let fields) = value {
+                    guard notice(fields) else { return }
+                } else {
+                    deliver(value)
                 }
-                deliver(value)
             }
         } catch {
             close(reason: "link error: \(error)")
             return
         }
         pending.discardReadBytes()
+    }
+
+    /// Handles a push from the node; returns false once the node said goodbye.
+    private func notice(_ fields: [RESPValue]) -> Bool {
+        let chunk = fields.count >= 2 ? fields[1].stringValue.flatMap(ChunkID.init) : nil
+        switch fields.first?.stringValue {
+        case NodeProtocol.bye:
+            returned = true
+            close(reason: "the node returned")
+            return false
+        case NodeProtocol.persisted:
+            if let chunk { persistence?.persisted(chunk) }
+        case NodeProtocol.persistFailed:
+            if let chunk { persistence?.failed(chunk, node: nodeID, reason: fields.last?.stringValue ?? "unknown") }
+        default:
+            break
+        }
+        return true
     }
 
     /// A reply `[id, result, usedBytes]`; the memory figure is not used by the proxy yet.
@@ -146,6 +170,7 @@ final class NodeLinkHandler: ChannelInboundHandler {
         waiting.removeAll()
         for promise in all.values { promise.fail(NodeLinkClosed(node: nodeID, reason: reason)) }
         self.context = nil
+        if !returned { persistence?.nodeLost(nodeID) }
         onClose()
         context.fireChannelInactive()
     }

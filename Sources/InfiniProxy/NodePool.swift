@@ -34,14 +34,17 @@ public final class NodePool: Sendable {
     }
 
     public let configuration: Configuration
+    /// Told of persisted chunks and lost nodes; nil when nodes keep chunks in memory only.
+    public let persistence: PersistenceTracker?
     private let invoker: any Invoker
     private let state = Mutex(State())
     private let invocations: AsyncStream<InvocationEvent>
     private let invocationQueue: AsyncStream<InvocationEvent>.Continuation
 
-    public init(configuration: Configuration, invoker: any Invoker) {
+    public init(configuration: Configuration, invoker: any Invoker, persistence: PersistenceTracker? = nil) {
         self.configuration = configuration
         self.invoker = invoker
+        self.persistence = persistence
         (invocations, invocationQueue) = AsyncStream.makeStream(of: InvocationEvent.self)
     }
 

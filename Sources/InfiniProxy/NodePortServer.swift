@@ -88,7 +88,9 @@ final class NodeHelloHandler: ChannelInboundHandler, RemovableChannelHandler {
         let pool = self.pool
         let channel = context.channel
         let session = String(buffer: hello[2])
-        let handler = NodeLinkHandler(nodeID: node) { pool.detach(node: node, session: session) }
+        let handler = NodeLinkHandler(nodeID: node, persistence: pool.persistence) {
+            pool.detach(node: node, session: session)
+        }
         let link = NodeLink(nodeID: node, session: session, channel: channel, handler: handler)
         do {
             try context.pipeline.syncOperations.addHandler(handler, position: .after(self))

@@ -1,4 +1,6 @@
+public import InfiniCOS
 public import InfiniCoding
+public import InfiniMetadata
 public import NIOCore
 
 /// Stores values erasure-coded over memory nodes: the proxy's data path.
@@ -18,28 +20,34 @@ public actor ObjectStore {
         public var smallObjectThreshold: Int
         public var maximumShardLength: Int
         public var compression: CompressionPolicy
+        public var durability: Durability
 
         public init(
             geometry: ErasureGeometry,
             smallObjectThreshold: Int = 4096,
             maximumShardLength: Int = ObjectEncoder.defaultMaximumShardLength,
-            compression: CompressionPolicy = .default
+            compression: CompressionPolicy = .default,
+            durability: Durability = .memory
         ) {
             self.geometry = geometry
             self.smallObjectThreshold = smallObjectThreshold
             self.maximumShardLength = maximumShardLength
             self.compression = compression
+            self.durability = durability
         }
     }
 
-    /// What the proxy knows about the committed version of a key.
-    struct Entry: Sendable {
-        var descriptor: ObjectDescriptor
-        /// The node index (into `nodes`) that holds each shard.
-        var placement: [Int]
-        /// When the key expires, in Unix milliseconds; nil if it does not.
-        var expiresAt: Int64?
+    /// When a write is acknowledged.
+    public enum Durability: String, Sendable, CaseIterable {
+        /// Once every chunk is in node memory; the nodes write them to the COS right after.
+        case memory
+        /// Once every chunk is in the COS as well.
+        case cos
     }
+
+    /// What the proxy knows about the committed version of a key: its descriptor, the node
+    /// index (into `nodes`) holding each shard, and its TTL; the metadata log stores the same.
+    typealias Entry = KeyMetadata
 
     /// When a write may happen, by whether the key exists (SET's NX and XX).
     public enum WriteCondition: Sendable {
@@ -95,10 +103,13 @@ public actor ObjectStore {
 
     public let configuration: Configuration
     private let nodes: [any ChunkNode]
+    private let storage: (any ObjectStorage)?
+    private let persistence: PersistenceTracker?
     private let collector: ChunkCollector
     private var encoder: ObjectEncoder
     private var keyspace = Keyspace()
     private var lastVersion: UInt64 = 0
+    private var journal: MetadataJournal?
     private let clock = UnixClock()
     /// Keys removed because their TTL passed, lazily or by the sweep (INFO's `expired_keys`).
     public private(set) var expiredKeyCount = 0
@@ -107,13 +118,34 @@ public actor ObjectStore {
     /// Reads that did not (INFO's `keyspace_misses`).
     public private(set) var missCount = 0
 
+    /// - Parameters:
+    ///   - storage: the COS the nodes write chunks through to; reads fall back to it when fewer
+    ///     than `d` nodes answer, and freed chunks are deleted from it. Nil: node memory only.
+    ///   - persistence: where the nodes' persisted notices arrive; needed with `storage`.
+    ///   - metadata: the metadata log every change is written to, and the state recovered from
+    ///     it at startup; nil keeps metadata in memory only.
     /// - Precondition: at least `d + p` nodes, so every chunk of an object is on its own node.
-    public init(configuration: Configuration, nodes: [any ChunkNode]) {
+    public init(
+        configuration: Configuration,
+        nodes: [any ChunkNode],
+        storage: (any ObjectStorage)? = nil,
+        persistence: PersistenceTracker? = nil,
+        metadata: (log: MetadataLog, recovered: MetadataState)? = nil
+    ) {
         precondition(nodes.count >= configuration.geometry.totalShards, "fewer nodes than chunks per object")
+        precondition((storage == nil) == (persistence == nil), "a COS and a persistence tracker go together")
+        precondition(storage != nil || configuration.durability == .memory, "--durability cos needs a COS")
         self.configuration = configuration
         self.nodes = nodes
-        self.collector = ChunkCollector(nodes: nodes)
+        self.storage = storage
+        self.persistence = persistence
+        self.collector = ChunkCollector(nodes: nodes, storage: storage, persistence: persistence)
         self.encoder = ObjectEncoder(maximumShardLength: configuration.maximumShardLength, compression: configuration.compression)
+        if let metadata {
+            for (key, entry) in metadata.recovered.entries { keyspace.insert(entry, for: ByteBuffer(bytes: key)) }
+            lastVersion = metadata.recovered.highestVersion
+            journal = MetadataJournal(log: metadata.log, highestVersion: metadata.recovered.highestVersion)
+        }
     }
 
     /// Counters for INFO, read in one step.
@@ -124,6 +156,11 @@ public actor ObjectStore {
         public var expiredKeys: Int
         public var hits: Int
         public var misses: Int
+        /// Chunks in node memory not yet reported persisted, and their bytes the proxy keeps.
+        public var unpersistedChunks: Int
+        public var unpersistedBytes: Int
+        /// Chunks of discarded versions not yet freed.
+        public var garbageChunks: Int
     }
 
     public var statistics: Statistics {
@@ -133,7 +170,10 @@ public actor ObjectStore {
             valueBytes: keyspace.valueBytes,
             expiredKeys: expiredKeyCount,
             hits: hitCount,
-            misses: missCount
+            misses: missCount,
+            unpersistedChunks: persistence?.unpersistedCount ?? 0,
+            unpersistedBytes: persistence?.unpersistedBytes ?? 0,
+            garbageChunks: collector.backlog
         )
     }
 
@@ -186,7 +226,7 @@ public actor ObjectStore {
     ) async throws -> Bool {
         guard condition.allows(exists: liveEntry(key) != nil) else { return false }
         if case .at(let deadline) = expiry, deadline <= clock.now() {
-            delete(key)
+            try await delete(key)
             return true
         }
         var entry = try await storeChunks(of: key, value: value)
@@ -200,7 +240,15 @@ public actor ObjectStore {
         case .keep: entry.expiresAt = current?.expiresAt
         case .at(let deadline): entry.expiresAt = deadline
         }
+        let position: MetadataLog.Position?
+        do {
+            position = try journal?.write(.commit(key: Array(key.readableBytesView), entry: entry))
+        } catch {
+            discard(entry)
+            throw error
+        }
         if let previous = keyspace.insert(entry, for: key) { discard(previous) }
+        try await settle(position)
         return true
     }
 
@@ -225,13 +273,31 @@ public actor ObjectStore {
             }
             return entries.compactMap { $0 }
         }
+        var position: MetadataLog.Position?
+        var failure: (any Error)?
         for (pair, entry) in zip(pairs, entries) {
-            if let previous = keyspace.insert(entry, for: pair.key) { discard(previous) }
+            // Once the log refuses a record, the rest are dropped; the keys logged before it
+            // come back after a restart, so they are made visible now too.
+            if failure == nil {
+                do {
+                    position = try journal?.write(.commit(key: Array(pair.key.readableBytesView), entry: entry))
+                } catch {
+                    failure = error
+                }
+            }
+            if failure != nil {
+                discard(entry)
+            } else if let previous = keyspace.insert(entry, for: pair.key) {
+                discard(previous)
+            }
         }
+        if let failure { throw failure }
+        try await settle(position)
     }
 
     /// Codes `value` stripe by stripe onto the nodes under a new version; nothing is visible yet.
     private func storeChunks(of key: ByteBuffer, value: ByteBuffer) async throws -> Entry {
+        try journal?.reserve(lastVersion + 1)
         lastVersion += 1
         let version = lastVersion
         let geometry =
@@ -260,10 +326,14 @@ public actor ObjectStore {
                     for (shard, bytes) in chunks.enumerated() {
                         let node = nodes[placement[shard]]
                         let id = ChunkID(version: version, stripe: stripe, shard: shard)
+                        persistence?.track(id, node: placement[shard], bytes: bytes)
                         group.addTask { try await node.store(id, bytes: bytes) }
                     }
                     try await group.waitForAll()
                 }
+            }
+            if configuration.durability == .cos, let persistence {
+                try await persistence.waitUntilPersisted(entry.chunkIDs.map(\.chunk))
             }
         } catch {
             // Chunks of stripes already stored would otherwise stay on the nodes for good.
@@ -305,7 +375,7 @@ public actor ObjectStore {
     public func getAndDelete(_ key: ByteBuffer) async throws -> ByteBuffer? {
         guard let entry = lookup(key) else { return nil }
         let value = try await read(entry, range: 0..<entry.descriptor.length)
-        if keyspace[key]?.descriptor.version == entry.descriptor.version { delete(key) }
+        if keyspace[key]?.descriptor.version == entry.descriptor.version { try await delete(key) }
         return value
     }
 
@@ -315,9 +385,9 @@ public actor ObjectStore {
         let value = try await read(entry, range: 0..<entry.descriptor.length)
         switch expiry {
         case .keep: break
-        case .clear: keyspace.setExpiry(nil, for: key)
-        case .at(let deadline) where deadline <= clock.now(): delete(key)
-        case .at(let deadline): keyspace.setExpiry(deadline, for: key)
+        case .clear: try await setExpiry(nil, of: key)
+        case .at(let deadline) where deadline <= clock.now(): try await delete(key)
+        case .at(let deadline): try await setExpiry(deadline, of: key)
         }
         return value
     }
@@ -326,19 +396,27 @@ public actor ObjectStore {
     /// (EXPIRE, PERSIST); a deadline already past deletes the key.
     ///
     /// - Returns: Whether the key existed, the condition held, and for `.clear`, a TTL was removed.
-    public func updateExpiry(of key: ByteBuffer, to expiry: ExpiryUpdate, condition: ExpireCondition = []) -> Bool {
+    public func updateExpiry(of key: ByteBuffer, to expiry: ExpiryUpdate, condition: ExpireCondition = []) async throws -> Bool {
         guard let entry = liveEntry(key) else { return false }
         switch expiry {
         case .keep:
             return true
         case .clear:
             guard entry.expiresAt != nil else { return false }
-            keyspace.setExpiry(nil, for: key)
+            try await setExpiry(nil, of: key)
         case .at(let deadline):
             guard condition.allows(current: entry.expiresAt, new: deadline) else { return false }
-            if deadline <= clock.now() { delete(key) } else { keyspace.setExpiry(deadline, for: key) }
+            if deadline <= clock.now() { try await delete(key) } else { try await setExpiry(deadline, of: key) }
         }
         return true
+    }
+
+    /// Changes the TTL of the key's current version, logged first.
+    private func setExpiry(_ deadline: Int64?, of key: ByteBuffer) async throws {
+        guard let entry = keyspace[key] else { return }
+        let position = try journal?.write(.expiry(key: Array(key.readableBytesView), version: entry.version, expiresAt: deadline))
+        keyspace.setExpiry(deadline, for: key)
+        try await settle(position)
     }
 
     /// One cycle of the background sweep, sampled like Redis's active expire: 20 random keys
@@ -381,8 +459,11 @@ public actor ObjectStore {
         return entry
     }
 
+    /// Removes a key whose TTL passed. Logging the removal is best effort: a key the log still
+    /// holds is expired again when it is read back.
     private func removeExpired(_ key: ByteBuffer) {
         guard let entry = keyspace.remove(key) else { return }
+        _ = try? journal?.write(.remove(key: Array(key.readableBytesView), version: entry.version))
         expiredKeyCount += 1
         discard(entry)
     }
@@ -398,7 +479,7 @@ public actor ObjectStore {
             let part = wanted.clamped(to: stripeRange)
             let offset = part.lowerBound - stripeRange.lowerBound
             decoder.beginStripe(stripe, of: descriptor)
-            for (chunk, validated) in try await firstChunks(of: entry, stripe: stripe) {
+            for (chunk, validated) in await firstChunks(of: entry, stripe: stripe) {
                 try decoder.addChunk(chunk.readableBytesSpan, validated: validated)
             }
             try decoder.finishStripe { bytes in
@@ -412,58 +493,127 @@ public actor ObjectStore {
 
     /// Asks every node holding a chunk of the stripe and returns the first `d` valid chunks to
     /// arrive; the other requests are cancelled and their answers dropped. A node that fails or
-    /// sends a bad chunk costs nothing while `d` good ones remain.
-    private func firstChunks(of entry: Entry, stripe: Int) async throws -> [(ByteBuffer, ValidatedChunk)] {
+    /// sends a bad chunk costs nothing while `d` good ones remain; when fewer than `d` come back,
+    /// the missing ones are read from the COS.
+    private func firstChunks(of entry: Entry, stripe: Int) async -> [(ByteBuffer, ValidatedChunk)] {
         let descriptor = entry.descriptor
-        return try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
-            for (shard, nodeIndex) in entry.placement.enumerated() {
-                let node = nodes[nodeIndex]
+        let wanted = descriptor.geometry.dataShards
+        var accepted = await Self.first(wanted, of: entry.placement.indices, stripe: stripe, of: descriptor) {
+            [nodes] shard, id in try await nodes[entry.placement[shard]].fetch(id)
+        }
+        if accepted.chunks.count < wanted, let storage {
+            let missing = entry.placement.indices.filter { !accepted.shards.contains($0) }
+            let fromStorage = await Self.first(wanted - accepted.chunks.count, of: missing, stripe: stripe, of: descriptor) {
+                _, id in try await storage.get(id.storageName)
+            }
+            accepted.chunks += fromStorage.chunks
+        }
+        return accepted.chunks
+    }
+
+    /// Fetches the given shards of a stripe concurrently and keeps the first `count` that are
+    /// valid chunks of it; the rest are cancelled.
+    private static func first(
+        _ count: Int,
+        of shards: some Sequence<Int>,
+        stripe: Int,
+        of descriptor: ObjectDescriptor,
+        fetch: @escaping @Sendable (Int, ChunkID) async throws -> ByteBuffer?
+    ) async -> (chunks: [(ByteBuffer, ValidatedChunk)], shards: Set<Int>) {
+        await withTaskGroup(of: (Int, ByteBuffer?).self) { group in
+            for shard in shards {
                 let id = ChunkID(version: descriptor.version, stripe: stripe, shard: shard)
-                group.addTask { try? await node.fetch(id) }
+                group.addTask { (shard, try? await fetch(shard, id)) }
             }
             var accepted = [(ByteBuffer, ValidatedChunk)]()
-            for try await chunk in group {
+            var shardsSeen = Set<Int>()
+            guard count > 0 else { return (accepted, shardsSeen) }
+            for await (shard, chunk) in group {
                 guard let chunk,
                     let validated = try? ObjectDecoder.validate(chunk.readableBytesSpan, ofStripe: stripe, of: descriptor)
                 else { continue }
                 accepted.append((chunk, validated))
-                if accepted.count == descriptor.geometry.dataShards {
+                shardsSeen.insert(shard)
+                if accepted.count == count {
                     group.cancelAll()
                     break
                 }
             }
-            return accepted
+            return (accepted, shardsSeen)
         }
     }
 
     /// Removes `key`; returns whether it existed.
     @discardableResult
-    public func delete(_ key: ByteBuffer) -> Bool {
-        guard liveEntry(key) != nil, let entry = keyspace.remove(key) else { return false }
+    public func delete(_ key: ByteBuffer) async throws -> Bool {
+        guard let current = liveEntry(key) else { return false }
+        let position = try journal?.write(.remove(key: Array(key.readableBytesView), version: current.version))
+        guard let entry = keyspace.remove(key) else { return false }
         discard(entry)
+        try await settle(position)
         return true
     }
 
     /// Removes every key.
-    public func removeAll() {
+    public func removeAll() async throws {
+        let position = try journal?.write(.removeAll)
         for entry in keyspace.removeAll() { discard(entry) }
+        try await settle(position)
     }
 
-    /// Queues a superseded or deleted version's chunks to be freed on their nodes.
+    /// After a logged change: waits until the record is durable by the log's fsync policy, and
+    /// starts a checkpoint in the background when the log has grown enough.
+    private func settle(_ position: MetadataLog.Position?) async throws {
+        guard let position, var journal else { return }
+        if let boundary = journal.checkpointDue() {
+            self.journal = journal
+            let snapshot = keyspace
+            let log = journal.log
+            Task.detached {
+                try? log.writeCheckpoint(snapshot.checkpointEntries, at: boundary)
+                await self.checkpointEnded()
+            }
+        }
+        try await journal.waitUntilDurable(position)
+    }
+
+    private func checkpointEnded() {
+        journal?.checkpointEnded()
+    }
+
+    /// Queues a superseded or deleted version's chunks to be freed on their nodes and in the COS.
     private func discard(_ entry: Entry) {
-        let descriptor = entry.descriptor
-        collector.collect(
-            entry.placement.enumerated().lazy.flatMap { shard, nodeIndex in
-                (0..<descriptor.stripeCount).lazy.map { stripe in
-                    (nodeIndex: nodeIndex, chunk: ChunkID(version: descriptor.version, stripe: stripe, shard: shard))
+        collector.collect(entry.chunkIDs)
+    }
+
+    /// The store's background work, until cancelled: frees discarded chunks, and writes again
+    /// the unpersisted chunks of nodes that were lost before persisting them.
+    public nonisolated func runMaintenance() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.collector.run() }
+            if let persistence {
+                group.addTask {
+                    for await node in persistence.lostNodeStream { await self.resendUnpersisted(on: node) }
                 }
             }
-        )
+        }
     }
 
-    /// Frees discarded chunks on their nodes in the background, until cancelled.
-    public nonisolated func runGarbageCollector() async {
-        await collector.run()
+    /// Stores again, on a fresh instance of `node`, the chunks it held but had not persisted.
+    private nonisolated func resendUnpersisted(on node: Int) async {
+        guard let persistence else { return }
+        var delay = Duration.milliseconds(100)
+        var remaining = persistence.unpersisted(on: node)
+        while !remaining.isEmpty, !Task.isCancelled {
+            var failed: [(ChunkID, ByteBuffer)] = []
+            for (chunk, bytes) in remaining where persistence.isPending(chunk) {
+                do { try await nodes[node].store(chunk, bytes: bytes) } catch { failed.append((chunk, bytes)) }
+            }
+            remaining = failed
+            if remaining.isEmpty { return }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(5))
+        }
     }
 
     /// Frees every discarded chunk now.

@@ -67,7 +67,7 @@ public struct ProxyServer: Sendable {
         if let address { await onListening(address) }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await sweepExpiredKeys() }
-            group.addTask { await store.runGarbageCollector() }
+            group.addTask { await store.runMaintenance() }
             try await listener.executeThenClose { clients in
                 for try await client in clients {
                     guard state.admitClient() else {

@@ -1,26 +1,82 @@
 import ArgumentParser
 import CProcessControl
 import Foundation
+import InfiniCOS
 import InfiniNode
+import UnixSignals
 
 /// `infinistore node`: the memory node, a Lambda custom runtime.
+///
+/// With `INFINISTORE_COS` set (a `file:PATH` or `s3://BUCKET` location) it writes every chunk
+/// through to that COS. On SIGTERM it finishes the writes it has accepted, then exits.
 struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node",
         abstract: "Run a memory node (a Lambda custom runtime; needs AWS_LAMBDA_RUNTIME_API)."
     )
 
+    /// How long a terminated node may take to finish its COS writes.
+    static let drainTimeout = Duration.seconds(10)
+
     func run() async throws {
-        // Started by a local invoker: die with it, even if it is killed with SIGKILL.
-        if let parent = ProcessInfo.processInfo.environment["INFINISTORE_PARENT_PID"].flatMap(Int32.init) {
-            _ = CProcessControl_setParentDeathSignal(SIGKILL)
+        let environment = ProcessInfo.processInfo.environment
+        // Started by a local invoker: told to stop when it dies, even if it is killed with SIGKILL.
+        if let parent = environment["INFINISTORE_PARENT_PID"].flatMap(Int32.init) {
+            _ = CProcessControl_setParentDeathSignal(SIGTERM)
             guard getppid() == parent else { throw ExitCode.failure }
         }
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let persister: ChunkPersister?
         do {
-            try await MemoryNodeRuntime().run()
+            persister = try await Self.persister(for: environment["INFINISTORE_COS"])
         } catch {
-            FileHandle.standardError.write(Data("infinistore node: \(error)\n".utf8))
+            Self.say("\(error)")
             throw ExitCode.failure
         }
+        // The node stops when told to, or when its Runtime API goes away (the proxy died);
+        // either way, chunks already accepted are written to the COS before the process exits.
+        // The runtime loop may be parked in a long poll, so it is not waited for.
+        let (endings, end) = AsyncStream.makeStream(of: (any Error)?.self)
+        Task {
+            do {
+                try await MemoryNodeRuntime(persister: persister).run()
+                end.yield(nil)
+            } catch {
+                end.yield(error)
+            }
+        }
+        Task {
+            for await _ in signals { break }
+            end.yield(nil)
+        }
+        var first = endings.makeAsyncIterator()
+        let failure = await first.next() ?? nil
+        if let persister {
+            let (drained, done) = AsyncStream.makeStream(of: Void.self)
+            Task {
+                await persister.waitUntilIdle()
+                done.yield()
+            }
+            Task {
+                try? await Task.sleep(for: Self.drainTimeout)
+                done.yield()
+            }
+            var waiting = drained.makeAsyncIterator()
+            await waiting.next()
+        }
+        if let failure {
+            Self.say("\(failure)")
+            throw ExitCode.failure
+        }
+    }
+
+    /// Writes chunks through to the COS at `location`; nil without one.
+    static func persister(for location: String?) async throws -> ChunkPersister? {
+        guard let location else { return nil }
+        return ChunkPersister(storage: try await StorageLocation(parsing: location).open())
+    }
+
+    static func say(_ line: String) {
+        FileHandle.standardError.write(Data("infinistore node: \(line)\n".utf8))
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import InfiniCoding
+import InfiniCOS
+import InfiniMetadata
 import InfiniProxy
 import NIOCore
 import UnixSignals
@@ -12,17 +13,32 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serve Redis clients, storing values erasure-coded over local memory nodes."
     )
 
-    @Option(help: "Client (Redis) port; 0 picks a free one.")
-    var port = 6378
+    @Option(help: "YAML file of settings (keys as the long flags, e.g. `node-port: 7000`); flags override it.")
+    var config: String?
 
-    @Option(name: .customLong("node-port"), help: "Port memory nodes dial into; 0 picks a free one.")
-    var nodePort = 6379
+    @Option(help: "Client (Redis) port; 0 picks a free one (default: 6378).")
+    var port: Int?
 
-    @Option(help: "Address to listen on.")
-    var bind = "127.0.0.1"
+    @Option(name: .customLong("node-port"), help: "Port memory nodes dial into; 0 picks a free one (default: 6379).")
+    var nodePort: Int?
 
-    @Option(help: "Erasure code as DATA+PARITY.")
-    var ec = "10+2"
+    @Option(help: "Address to listen on (default: 127.0.0.1).")
+    var bind: String?
+
+    @Option(name: .customLong("data-dir"), help: "Directory for the proxy's own files and the default COS (default: data).")
+    var dataDirectory: String?
+
+    @Option(help: "Where chunks are persisted: file:PATH or s3://BUCKET[/PREFIX] (default: file:<data-dir>/cos).")
+    var cos: String?
+
+    @Option(help: "When a SET is acknowledged: memory (all chunks in node memory) or cos (also in the COS) (default: memory).")
+    var durability: String?
+
+    @Option(help: "When the metadata log is fsynced: always, everysec or no, as Redis's appendfsync (default: everysec).")
+    var appendfsync: String?
+
+    @Option(help: "Erasure code as DATA+PARITY (default: 10+2).")
+    var ec: String?
 
     @Option(help: "Number of local memory nodes (default: data + parity + 2).")
     var nodes: Int?
@@ -36,61 +52,91 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Password clients must AUTH with (Redis's requirepass).")
     var requirepass: String?
 
-    @Option(help: "Most simultaneous client connections (Redis's maxclients).")
-    var maxclients = 10_000
+    @Option(help: "Most simultaneous client connections, Redis's maxclients (default: 10000).")
+    var maxclients: Int?
 
-    @Option(name: .customLong("proto-max-bulk-len"), help: "Largest value a client may send, in bytes.")
-    var maximumBulkLength = 512 << 20
+    @Option(name: .customLong("proto-max-bulk-len"), help: "Largest value a client may send, in bytes (default: 536870912).")
+    var maximumBulkLength: Int?
 
-    func validate() throws {
-        let geometry = try parsedGeometry()
-        if let reclaimAfter, !(reclaimAfter > 0) { throw ValidationError("--reclaim-after must be positive") }
-        guard maxclients >= 1 else { throw ValidationError("--maxclients must be at least 1") }
-        guard maximumBulkLength >= 1, maximumBulkLength <= 1 << 30 else {
-            throw ValidationError("--proto-max-bulk-len must be between 1 and 1073741824")
-        }
-        if let nodes, nodes < geometry.totalShards {
-            throw ValidationError("--nodes \(nodes) is fewer than the \(geometry.totalShards) chunks of each object (--ec \(ec))")
-        }
+    /// The settings given as flags; a config file fills in the rest.
+    private var flags: ServeSettings {
+        ServeSettings(
+            port: port, nodePort: nodePort, bind: bind, dataDirectory: dataDirectory, cos: cos,
+            durability: durability, appendfsync: appendfsync, ec: ec, nodes: nodes, reclaimAfter: reclaimAfter,
+            requirepass: requirepass, maxclients: maxclients, maximumBulkLength: maximumBulkLength
+        )
     }
 
-    private func parsedGeometry() throws -> ErasureGeometry {
-        do {
-            return try ErasureGeometry(ec)
-        } catch {
-            throw ValidationError(error.message)
+    func validate() throws {
+        _ = try settings()
+    }
+
+    /// Flags over the config file over the defaults, checked.
+    private func settings() throws -> ServeSettings.Resolved {
+        var settings = flags
+        if let config {
+            do {
+                settings = settings.overriding(try ServeSettings(yamlFile: config))
+            } catch {
+                throw ValidationError("--config \(config): \(error)")
+            }
         }
+        return try settings.resolved()
     }
 
     func run() async throws {
-        let geometry = try parsedGeometry()
-        let nodeCount = nodes ?? geometry.totalShards + 2
+        let settings = try settings()
+        let storage: any ObjectStorage
+        let metadata: (log: MetadataLog, recovery: MetadataLog.Recovery)
+        do {
+            try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
+            storage = try await settings.location.open()
+            metadata = try MetadataLog.open(directory: settings.dataDirectory + "/metadata", configuration: .init(fsync: settings.fsync))
+        } catch {
+            Self.say("error: \(error)")
+            throw ExitCode.failure
+        }
+        for note in metadata.recovery.notes { Self.say("metadata log: \(note)") }
+        if metadata.recovery.replayedRecords > 0 || !metadata.recovery.state.entries.isEmpty {
+            Self.say(
+                "recovered \(metadata.recovery.state.entries.count) keys from the metadata log "
+                    + "(\(metadata.recovery.replayedRecords) records replayed)"
+            )
+        }
         let invoker = LocalInvoker(
             configuration: .init(
                 executable: Self.executablePath(),
-                reclaimAfterIdle: reclaimAfter.map { .milliseconds(Int64($0 * 1000)) }
+                reclaimAfterIdle: settings.reclaimAfter,
+                environment: ["INFINISTORE_COS": settings.location.description]
             )
         )
-        let pool = NodePool(configuration: .init(nodeCount: nodeCount), invoker: invoker)
-        let store = ObjectStore(configuration: .init(geometry: geometry), nodes: pool.chunkNodes)
+        let persistence = PersistenceTracker()
+        let pool = NodePool(configuration: .init(nodeCount: settings.nodeCount), invoker: invoker, persistence: persistence)
+        let store = ObjectStore(
+            configuration: .init(geometry: settings.geometry, durability: settings.durability),
+            nodes: pool.chunkNodes,
+            storage: storage,
+            persistence: persistence,
+            metadata: (metadata.log, metadata.recovery.state)
+        )
         let proxy = ProxyServer(
             configuration: .init(
-                host: bind,
-                port: port,
-                maximumBulkLength: maximumBulkLength,
-                password: requirepass,
-                maximumClients: maxclients
+                host: settings.bind,
+                port: settings.port,
+                maximumBulkLength: settings.maximumBulkLength,
+                password: settings.requirepass,
+                maximumClients: settings.maxclients
             ),
             store: store
         )
-        let nodePortServer = NodePortServer(host: bind, port: nodePort, pool: pool)
+        let nodePortServer = NodePortServer(host: settings.bind, port: settings.nodePort, pool: pool)
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
 
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 let (nodePortReady, nodePortBound) = AsyncStream.makeStream(of: Int.self)
                 group.addTask { await pool.run() }
-                if reclaimAfter != nil { group.addTask { await invoker.run() } }
+                if settings.reclaimAfter != nil { group.addTask { await invoker.run() } }
                 group.addTask {
                     try await nodePortServer.run { address in nodePortBound.yield(address.port ?? 0) }
                 }
@@ -99,8 +145,9 @@ struct ServeCommand: AsyncParsableCommand {
                 group.addTask {
                     try await proxy.run { address in
                         Self.say(
-                            "serving Redis on \(bind):\(address.port ?? 0); memory nodes dial \(bind):\(boundNodePort); "
-                                + "\(nodeCount) local nodes, EC \(geometry)"
+                            "serving Redis on \(settings.bind):\(address.port ?? 0); memory nodes dial "
+                                + "\(settings.bind):\(boundNodePort); \(settings.nodeCount) local nodes, EC \(settings.geometry); "
+                                + "COS \(settings.location), durability \(settings.durability.rawValue)"
                         )
                     }
                 }

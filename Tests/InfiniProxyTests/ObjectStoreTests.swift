@@ -1,4 +1,6 @@
+import Foundation
 import InfiniCoding
+import InfiniMetadata
 import InfiniProxy
 import NIOCore
 import Synchronization
@@ -66,7 +68,7 @@ struct ObjectStoreTests {
         let oneVersion = await storedBytes()
         for _ in 0..<5 { try await store.set(Self.key("kept"), value: value) }
         try await store.set(Self.key("deleted"), value: value)
-        #expect(await store.delete(Self.key("deleted")))
+        #expect(try await store.delete(Self.key("deleted")))
         #expect(await storedBytes() > oneVersion)
         await store.collectGarbage()
         #expect(await storedBytes() == oneVersion)
@@ -88,7 +90,7 @@ struct ObjectStoreTests {
             for key in page.keys { seen[String(buffer: key), default: 0] += 1 }
             cursor = page.next
             // Between calls: delete old keys, add new ones, and overwrite stable ones.
-            for victim in (round * 40)..<(round * 40 + 40) { await store.delete(Self.key("churn:\(victim)")) }
+            for victim in (round * 40)..<(round * 40 + 40) { try await store.delete(Self.key("churn:\(victim)")) }
             try await store.set(Self.key("added:\(round)"), value: ByteBuffer(string: "v"))
             try await store.set(Self.key(stable[round % stable.count]), value: ByteBuffer(string: "w"))
             round += 1
@@ -102,7 +104,7 @@ struct ObjectStoreTests {
         try await store.set(Self.key("kept"), value: ByteBuffer(string: "v"))
         // TTLs are set after the slow part, storing chunks, with a margin for a loaded machine.
         let soon = store.now() + 1000
-        for index in 0..<100 { #expect(await store.updateExpiry(of: Self.key("t:\(index)"), to: .at(soon))) }
+        for index in 0..<100 { #expect(try await store.updateExpiry(of: Self.key("t:\(index)"), to: .at(soon))) }
         #expect(await store.volatileCount == 100)
         #expect(await store.timeToLive(of: Self.key("t:0")) == .expiresAt(soon))
         while store.now() <= soon { try await Task.sleep(for: .milliseconds(50)) }
@@ -126,15 +128,64 @@ struct ObjectStoreTests {
         #expect(try await store.set(key, value: ByteBuffer(string: "1"), condition: .ifAbsent))
         #expect(try await store.set(key, value: ByteBuffer(string: "2"), condition: .ifAbsent) == false)
         let later = store.now() + 60_000
-        #expect(await store.updateExpiry(of: key, to: .at(later), condition: .ifTTL) == false)
-        #expect(await store.updateExpiry(of: key, to: .at(later), condition: .ifGreater) == false)
-        #expect(await store.updateExpiry(of: key, to: .at(later), condition: .ifLess))
-        #expect(await store.updateExpiry(of: key, to: .at(later + 1), condition: .ifNoTTL) == false)
+        #expect(try await store.updateExpiry(of: key, to: .at(later), condition: .ifTTL) == false)
+        #expect(try await store.updateExpiry(of: key, to: .at(later), condition: .ifGreater) == false)
+        #expect(try await store.updateExpiry(of: key, to: .at(later), condition: .ifLess))
+        #expect(try await store.updateExpiry(of: key, to: .at(later + 1), condition: .ifNoTTL) == false)
         try await store.set(key, value: ByteBuffer(string: "3"), expiry: .keep)
         #expect(await store.timeToLive(of: key) == .expiresAt(later))
         try await store.set(key, value: ByteBuffer(string: "4"))
         #expect(await store.timeToLive(of: key) == .persistent)
-        #expect(await store.updateExpiry(of: key, to: .at(store.now() - 1)))
+        #expect(try await store.updateExpiry(of: key, to: .at(store.now() - 1)))
         #expect(await store.contains(key) == false)
+    }
+
+    @Test func aRestartedStoreFindsEveryLoggedChangeInItsMetadataLog() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("infinistore-metadata-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let nodes = (0..<6).map { InProcessChunkNode(id: $0) }
+        let large = ByteBuffer(bytes: (0..<30_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        func reopen() throws -> (MetadataLog, MetadataLog.Recovery, ObjectStore) {
+            let (log, recovery) = try MetadataLog.open(directory: directory)
+            let store = ObjectStore(
+                configuration: .init(geometry: try ErasureGeometry("4+2"), maximumShardLength: 1024),
+                nodes: nodes,
+                metadata: (log, recovery.state)
+            )
+            return (log, recovery, store)
+        }
+
+        var (log, recovery, store) = try reopen()
+        let deadline = store.now() + 3_600_000
+        try await store.set(Self.key("large"), value: large)
+        try await store.set(Self.key("overwritten"), value: ByteBuffer(string: "old"))
+        try await store.set(Self.key("overwritten"), value: ByteBuffer(string: "new"))
+        try await store.set(Self.key("deleted"), value: ByteBuffer(string: "gone"))
+        #expect(try await store.delete(Self.key("deleted")))
+        try await store.setAll([(Self.key("a"), ByteBuffer(string: "1")), (Self.key("b"), ByteBuffer(string: "2"))])
+        #expect(try await store.updateExpiry(of: Self.key("a"), to: .at(deadline)))
+        try await store.set(Self.key("flushed"), value: ByteBuffer(string: "x"))
+        let keysBefore = await store.count
+        try log.close()
+
+        (log, recovery, store) = try reopen()
+        #expect(await store.count == keysBefore)
+        #expect(try await store.get(Self.key("large")) == large)
+        #expect(try await store.get(Self.key("overwritten")) == ByteBuffer(string: "new"))
+        #expect(try await store.get(Self.key("deleted")) == nil)
+        #expect(try await store.get(Self.key("b")) == ByteBuffer(string: "2"))
+        #expect(await store.timeToLive(of: Self.key("a")) == .expiresAt(deadline))
+        // New versions continue above every version used before the restart.
+        let oldVersions = recovery.state.entries.values.map(\.version)
+        try await store.set(Self.key("after"), value: ByteBuffer(string: "restart"))
+        try log.close()
+        (log, recovery, store) = try reopen()
+        let newVersion = try #require(recovery.state.entries[Array("after".utf8)]?.version)
+        #expect(oldVersions.allSatisfy { $0 < newVersion })
+        try await store.removeAll()
+        try log.close()
+        (log, recovery, store) = try reopen()
+        #expect(await store.count == 0)
+        try log.close()
     }
 }

@@ -2,10 +2,14 @@ import Foundation
 import ProcessTestSupport
 import Testing
 
-/// The real `infinistore serve` binary with real memory-node processes, on free loopback ports.
+/// The real `infinistore serve` binary with real memory-node processes, on free loopback ports,
+/// with its data directory (and so its file COS) in a temporary directory of its own unless the
+/// test gives one, e.g. to restart a proxy on the same data.
 final class RunningProxy {
     let process: Process
     let port: Int
+    let dataDirectory: URL
+    private let ownsDataDirectory: Bool
     private let errorOutput: Pipe
 
     /// The binary built beside this test bundle.
@@ -13,15 +17,44 @@ final class RunningProxy {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("infinistore")
     }
 
-    init(_ arguments: [String] = []) throws {
+    init(_ arguments: [String] = [], dataDirectory: URL? = nil, port requestedPort: Int = 0) throws {
+        ownsDataDirectory = dataDirectory == nil
+        self.dataDirectory = dataDirectory ?? Self.makeTemporaryDirectory()
         process = Process()
         process.executableURL = Self.executable
-        process.arguments = ["serve", "--port", "0", "--node-port", "0"] + arguments
+        process.arguments = ["serve", "--port", String(requestedPort), "--node-port", "0", "--data-dir", self.dataDirectory.path] + arguments
         errorOutput = Pipe()
         process.standardError = errorOutput
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         port = try Self.readPort(from: errorOutput.fileHandleForReading)
+        // Keep reading, so a chatty proxy or node never blocks on a full pipe.
+        errorOutput.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
+    }
+
+    /// A loopback port that was free a moment ago, for a proxy that must come back on the same
+    /// port after a restart.
+    static func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+                bind(socket, socketAddress, length) == 0 && getsockname(socket, socketAddress, &length) == 0
+            }
+        }
+        guard bound else { throw ProxyFailedToStart(output: "no free port: \(String(cString: strerror(errno)))") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// A new empty directory under the system's temporary directory.
+    static func makeTemporaryDirectory() -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("infinistore-test-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
     }
 
     /// Waits for `serving Redis on HOST:PORT;` on the proxy's standard error.
@@ -44,9 +77,26 @@ final class RunningProxy {
     }
 
     /// The memory-node processes this proxy started.
-    var nodeProcessIDs: [Int32] {
-        let output = (try? run("/usr/bin/pgrep", ["-P", String(process.processIdentifier)])) ?? ""
-        return output.split(separator: "\n").compactMap { Int32($0) }
+    var nodeProcessIDs: [Int32] { Self.nodeProcessIDs(ofProxy: process.processIdentifier) }
+
+    /// The live memory-node processes the proxy with process id `pid` started, read from
+    /// `/proc` without starting a process, so async tests can poll it.
+    static func nodeProcessIDs(ofProxy pid: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { child in
+            guard let stat = try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8),
+                let end = stat.range(of: ") ", options: .backwards)
+            else { return false }
+            // After the command name: state, then the parent's process id.
+            let fields = stat[end.upperBound...].split(separator: " ")
+            return fields.count > 1 && fields[0] != "Z" && Int32(fields[1]) == pid
+        }
+    }
+
+    /// One field of `INFO`, e.g. `infinistore_unpersisted_chunks`.
+    func info(_ field: String) -> String? {
+        let text = (try? redisCLI(port, ["INFO", "everything"])) ?? ""
+        return text.split(whereSeparator: \.isNewline).first { $0.hasPrefix(field + ":") }.map { String($0.dropFirst(field.count + 1)) }
     }
 
     func stop(signal: Int32 = SIGINT) {
@@ -54,7 +104,11 @@ final class RunningProxy {
         process.waitUntilExit()
     }
 
-    deinit { stop(signal: SIGKILL) }
+    deinit {
+        stop(signal: SIGKILL)
+        errorOutput.fileHandleForReading.readabilityHandler = nil
+        if ownsDataDirectory { try? FileManager.default.removeItem(at: dataDirectory) }
+    }
 }
 
 struct ProxyFailedToStart: Error, CustomStringConvertible {

@@ -1,0 +1,9 @@
+import InfiniCOS
+import InfiniNodeProtocol
+
+extension ChunkID {
+    /// The COS object the chunk's node writes it to.
+    var storageName: ObjectName {
+        get throws { try ObjectName(NodeProtocol.storageName(ofChunk: description)) }
+    }
+}

@@ -1,0 +1,77 @@
+import InfiniCoding
+import InfiniMetadata
+import NIOCore
+
+/// The object store's side of the metadata log: every change to the keyspace is written here in
+/// the same synchronous step as the change itself, so the log's order is the keyspace's order,
+/// and a proxy killed at any moment and restarted finds every acknowledged write.
+struct MetadataJournal {
+    /// Versions are reserved in the log this many at a time: a version handed out before its
+    /// write commits is never handed out again after a restart.
+    static let versionReservation: UInt64 = 4096
+
+    let log: MetadataLog
+    private var reservedThrough: UInt64
+    private(set) var isCheckpointing = false
+
+    init(log: MetadataLog, highestVersion: UInt64) {
+        self.log = log
+        self.reservedThrough = highestVersion
+    }
+
+    /// Writes `record`; throws, before anything changes, if the log cannot take it.
+    func write(_ record: MetadataRecord) throws -> MetadataLog.Position {
+        do {
+            return try log.write(record)
+        } catch {
+            throw CommandError("MISCONF Errors writing to the metadata log: \(error)")
+        }
+    }
+
+    /// Returns once the record at `position` is as durable as the fsync policy promises.
+    func waitUntilDurable(_ position: MetadataLog.Position) async throws {
+        do {
+            try await log.waitUntilDurable(position)
+        } catch {
+            throw CommandError("MISCONF Errors writing to the metadata log: \(error)")
+        }
+    }
+
+    /// Makes sure `version` is reserved in the log before it is used.
+    mutating func reserve(_ version: UInt64) throws {
+        guard version > reservedThrough else { return }
+        let through = version + Self.versionReservation
+        _ = try write(.reserveVersions(through: through))
+        reservedThrough = through
+    }
+
+    /// Starts a checkpoint when the log has grown enough: returns the boundary to write the
+    /// snapshot at, or nil when none is due or one is being written.
+    mutating func checkpointDue() -> MetadataLog.CheckpointBoundary? {
+        guard !isCheckpointing, log.needsCheckpoint, let boundary = try? log.beginCheckpoint() else { return nil }
+        isCheckpointing = true
+        return boundary
+    }
+
+    mutating func checkpointEnded() {
+        isCheckpointing = false
+    }
+}
+
+extension Keyspace {
+    /// Every key's metadata, as a checkpoint stores it.
+    var checkpointEntries: [(key: [UInt8], value: KeyMetadata)] {
+        keys.compactMap { key in self[key].map { (key: Array(key.readableBytesView), value: $0) } }
+    }
+}
+
+extension KeyMetadata {
+    /// Every chunk of the version, with the index of the node that holds it.
+    var chunkIDs: [(nodeIndex: Int, chunk: ChunkID)] {
+        (0..<descriptor.stripeCount).flatMap { stripe in
+            placement.enumerated().map { shard, nodeIndex in
+                (nodeIndex: nodeIndex, chunk: ChunkID(version: descriptor.version, stripe: stripe, shard: shard))
+            }
+        }
+    }
+}

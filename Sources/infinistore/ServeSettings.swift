@@ -1,0 +1,137 @@
+import ArgumentParser
+import Foundation
+import InfiniCOS
+import InfiniCoding
+import InfiniMetadata
+import InfiniProxy
+import Yams
+
+/// The settings of `infinistore serve`, each optional: flags, a YAML config file, and the
+/// defaults are layered, flags first. Keys in the file are the long flag names.
+struct ServeSettings: Decodable {
+    var port: Int?
+    var nodePort: Int?
+    var bind: String?
+    var dataDirectory: String?
+    var cos: String?
+    var durability: String?
+    var appendfsync: String?
+    var ec: String?
+    var nodes: Int?
+    var reclaimAfter: Double?
+    var requirepass: String?
+    var maxclients: Int?
+    var maximumBulkLength: Int?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case port, bind, cos, durability, appendfsync, ec, nodes, requirepass, maxclients
+        case nodePort = "node-port"
+        case dataDirectory = "data-dir"
+        case reclaimAfter = "reclaim-after"
+        case maximumBulkLength = "proto-max-bulk-len"
+    }
+
+    /// The settings after layering, with defaults filled in and every value checked.
+    struct Resolved {
+        var port: Int
+        var nodePort: Int
+        var bind: String
+        /// An absolute path.
+        var dataDirectory: String
+        var location: StorageLocation
+        var durability: ObjectStore.Durability
+        var fsync: MetadataLog.FsyncPolicy
+        var geometry: ErasureGeometry
+        var nodeCount: Int
+        var reclaimAfter: Duration?
+        var requirepass: String?
+        var maxclients: Int
+        var maximumBulkLength: Int
+    }
+
+    static let fsyncPolicies: [String: MetadataLog.FsyncPolicy] = ["always": .always, "everysec": .everySecond, "no": .never]
+}
+
+extension ServeSettings {
+    /// Reads a YAML mapping of settings; an unknown key is an error, not silently ignored.
+    init(yamlFile path: String) throws {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let mapping = try Yams.load(yaml: text)
+        guard let mapping = mapping as? [String: Any] else {
+            if mapping == nil {
+                self.init()
+                return
+            }
+            throw ValidationError("expected a mapping of settings")
+        }
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        if let unknown = mapping.keys.sorted().first(where: { !known.contains($0) }) {
+            throw ValidationError("unknown setting '\(unknown)'")
+        }
+        self = try YAMLDecoder().decode(ServeSettings.self, from: text)
+    }
+
+    /// These settings where given, `base`'s elsewhere.
+    func overriding(_ base: ServeSettings) -> ServeSettings {
+        ServeSettings(
+            port: port ?? base.port, nodePort: nodePort ?? base.nodePort, bind: bind ?? base.bind,
+            dataDirectory: dataDirectory ?? base.dataDirectory, cos: cos ?? base.cos,
+            durability: durability ?? base.durability, appendfsync: appendfsync ?? base.appendfsync, ec: ec ?? base.ec,
+            nodes: nodes ?? base.nodes, reclaimAfter: reclaimAfter ?? base.reclaimAfter,
+            requirepass: requirepass ?? base.requirepass, maxclients: maxclients ?? base.maxclients,
+            maximumBulkLength: maximumBulkLength ?? base.maximumBulkLength
+        )
+    }
+
+    /// Fills in the defaults and checks every value, with the flag's name in each error.
+    func resolved() throws -> Resolved {
+        let geometry: ErasureGeometry
+        do {
+            geometry = try ErasureGeometry(ec ?? "10+2")
+        } catch {
+            throw ValidationError(error.message)
+        }
+        guard let durability = ObjectStore.Durability(rawValue: durability ?? "memory") else {
+            throw ValidationError("--durability must be memory or cos")
+        }
+        guard let fsync = Self.fsyncPolicies[appendfsync ?? "everysec"] else {
+            throw ValidationError("--appendfsync must be always, everysec or no")
+        }
+        if let reclaimAfter, !(reclaimAfter > 0) { throw ValidationError("--reclaim-after must be positive") }
+        let maxclients = maxclients ?? 10_000
+        guard maxclients >= 1 else { throw ValidationError("--maxclients must be at least 1") }
+        let maximumBulkLength = maximumBulkLength ?? 512 << 20
+        guard maximumBulkLength >= 1, maximumBulkLength <= 1 << 30 else {
+            throw ValidationError("--proto-max-bulk-len must be between 1 and 1073741824")
+        }
+        let nodeCount = nodes ?? geometry.totalShards + 2
+        guard nodeCount >= geometry.totalShards else {
+            throw ValidationError("--nodes \(nodeCount) is fewer than the \(geometry.totalShards) chunks of each object (--ec \(geometry))")
+        }
+        for (name, port) in [("--port", port), ("--node-port", nodePort)] {
+            if let port, !(0...65535).contains(port) { throw ValidationError("\(name) must be between 0 and 65535") }
+        }
+        let dataDirectory = URL(fileURLWithPath: dataDirectory ?? "data").standardizedFileURL.path
+        let location: StorageLocation
+        do {
+            location = try StorageLocation(parsing: cos ?? "file:\(dataDirectory)/cos")
+        } catch {
+            throw ValidationError("--cos: \(error)")
+        }
+        return Resolved(
+            port: port ?? 6378,
+            nodePort: nodePort ?? 6379,
+            bind: bind ?? "127.0.0.1",
+            dataDirectory: dataDirectory,
+            location: location,
+            durability: durability,
+            fsync: fsync,
+            geometry: geometry,
+            nodeCount: nodeCount,
+            reclaimAfter: reclaimAfter.map { .milliseconds(Int64($0 * 1000)) },
+            requirepass: requirepass,
+            maxclients: maxclients,
+            maximumBulkLength: maximumBulkLength
+        )
+    }
+}

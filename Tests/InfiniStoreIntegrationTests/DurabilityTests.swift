@@ -1,0 +1,98 @@
+import Foundation
+import InfiniCodingReference
+import ProcessTestSupport
+import Testing
+
+/// Write-through to the file COS, reads that outlive node memory, and garbage collection, with
+/// the real binary and real node processes.
+@Suite(.serialized) struct DurabilityTests {
+    /// Chunk objects in the proxy's file COS.
+    private static func storedChunks(_ proxy: RunningProxy) -> [String] {
+        let root = proxy.dataDirectory.appendingPathComponent("cos/chunks")
+        guard let walker = FileManager.default.enumerator(atPath: root.path) else { return [] }
+        // A put in progress is a temporary file whose name has a space, which no object name has.
+        return walker.compactMap { $0 as? String }.filter { path in
+            let attributes = try? FileManager.default.attributesOfItem(atPath: root.appendingPathComponent(path).path)
+            return attributes?[.type] as? FileAttributeType == .typeRegular && !path.contains(" ")
+        }
+    }
+
+    @Test func chunksAreWrittenThroughAndFreedWithTheirKeys() throws {
+        let proxy = try RunningProxy(["--ec", "4+2", "--nodes", "6"])
+        // Small values are replicated on 1 + p = 3 nodes; a 64 KiB value is coded into 4 + 2.
+        for index in 0..<10 { #expect(try redisCLI(proxy.port, ["SET", "small:\(index)", "value \(index)"]) == "OK\n") }
+        let large = Data(SampleData.random(64 << 10, seed: 7))
+        #expect(try redisCLI(proxy.port, ["-x", "SET", "large"], input: large) == "OK\n")
+        #expect(eventually { proxy.info("infinistore_unpersisted_chunks") == "0" })
+        #expect(Self.storedChunks(proxy).count == 10 * 3 + 6)
+
+        #expect(try redisCLI(proxy.port, ["SET", "large", "now small"]) == "OK\n")
+        #expect(try redisCLI(proxy.port, ["DEL", "small:0", "small:1"]) == "2\n")
+        #expect(eventually { Self.storedChunks(proxy).count == 9 * 3 })
+        proxy.stop()
+    }
+
+    @Test func everythingComesBackFromTheCOSAfterAllNodesDie() throws {
+        let proxy = try RunningProxy(["--ec", "4+2", "--nodes", "6", "--durability", "cos"])
+        var values: [String: Data] = [:]
+        for index in 0..<8 { values["small:\(index)"] = Data("value \(index)".utf8) }
+        for index in 0..<3 { values["large:\(index)"] = Data(SampleData.random((3 << 20) + index, seed: UInt64(index))) }
+        for (key, value) in values { #expect(try redisCLI(proxy.port, ["-x", "SET", key], input: value) == "OK\n") }
+        // With --durability cos, acknowledged means in the COS: nothing may be left to persist.
+        #expect(proxy.info("infinistore_unpersisted_chunks") == "0")
+
+        let nodes = proxy.nodeProcessIDs
+        #expect(nodes.count == 6)
+        for pid in nodes { kill(pid, SIGKILL) }
+        #expect(eventually { nodes.allSatisfy { !isAlive($0) } })
+        for (key, value) in values {
+            let read = try runProcess("/usr/bin/redis-cli", ["-p", String(proxy.port), "--raw", "GET", key]).output
+            #expect(read == value + Data("\n".utf8), "\(key) did not come back whole")
+        }
+        proxy.stop()
+    }
+
+    @Test func nodesFinishTheirWritesWhenTheProxyIsKilled() throws {
+        let proxy = try RunningProxy(["--ec", "4+2", "--nodes", "6"])
+        let script = (0..<200).map { "SET key:\($0) \(String(repeating: "v", count: 100 + $0))" }.joined(separator: "\n")
+        let replies = try redisCLI(proxy.port, [], input: Data(script.utf8))
+        #expect(replies.split(separator: "\n").count == 200 && !replies.contains("ERR"))
+        let nodes = proxy.nodeProcessIDs
+        proxy.stop(signal: SIGKILL)
+        #expect(eventually { nodes.allSatisfy { !isAlive($0) } })
+        #expect(Self.storedChunks(proxy).count == 200 * 3)
+    }
+
+    @Test func aProxyKilledWithSIGKILLComesBackWithEveryAcknowledgedWrite() throws {
+        let dataDirectory = RunningProxy.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dataDirectory) }
+        var proxy = try RunningProxy(["--ec", "4+2", "--nodes", "6"], dataDirectory: dataDirectory)
+        var values: [String: Data] = [:]
+        for index in 0..<40 { values["small:\(index)"] = Data("value \(index)".utf8) }
+        for index in 0..<3 { values["large:\(index)"] = Data(SampleData.random((1 << 20) + index, seed: UInt64(10 + index))) }
+        for (key, value) in values { #expect(try redisCLI(proxy.port, ["-x", "SET", key], input: value) == "OK\n") }
+        #expect(try redisCLI(proxy.port, ["SET", "small:0", "overwritten"]) == "OK\n")
+        values["small:0"] = Data("overwritten".utf8)
+        #expect(try redisCLI(proxy.port, ["DEL", "small:1"]) == "1\n")
+        values["small:1"] = nil
+        #expect(try redisCLI(proxy.port, ["EXPIRE", "small:2", "3600"]) == "1\n")
+        let nodes = proxy.nodeProcessIDs
+        proxy.stop(signal: SIGKILL)
+        // Orphaned nodes finish their COS writes and exit, as they would before a restart.
+        #expect(eventually { nodes.allSatisfy { !isAlive($0) } })
+
+        proxy = try RunningProxy(["--ec", "4+2", "--nodes", "6"], dataDirectory: dataDirectory)
+        #expect(try redisCLI(proxy.port, ["DBSIZE"]) == "\(values.count)\n")
+        for (key, value) in values {
+            let read = try runProcess("/usr/bin/redis-cli", ["-p", String(proxy.port), "--raw", "GET", key]).output
+            #expect(read == value + Data("\n".utf8), "\(key) did not survive the restart")
+        }
+        #expect(try redisCLI(proxy.port, ["GET", "small:1"]) == "\n")
+        let ttl = Int(try redisCLI(proxy.port, ["TTL", "small:2"]).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        #expect((3500...3600).contains(ttl))
+        // Writes after the restart never reuse a version: overwriting and reading still work.
+        #expect(try redisCLI(proxy.port, ["SET", "small:3", "after restart"]) == "OK\n")
+        #expect(try redisCLI(proxy.port, ["GET", "small:3"]) == "after restart\n")
+        proxy.stop()
+    }
+}
