@@ -127,7 +127,7 @@ import Testing
             }
             #expect(error?.kind == .unavailable)
             #expect(error?.message.hasPrefix("S3 GET secure/over-tls failed (\(moto.endpoint)): ") == true)
-            #expect(error?.message.contains("CERTIFICATE_VERIFY_FAILED") == true)
+            #expect(error?.message.contains("CERTIFICATE_VERIFY_FAILED") == true, "\(String(describing: error))")
         }
     }
 }

@@ -140,6 +140,33 @@ struct ObjectStoreTests {
         #expect(await store.contains(key) == false)
     }
 
+    @Test func readsPinOneVersionWhileOverwritesCommitBetweenStripes() async throws {
+        let store = try Self.makeStore(nodes: (0..<6).map { InProcessChunkNode(id: $0) })
+        // 4 KiB stripes: each value spans ten, and readers suspend between them.
+        let length = 40 << 10
+        try await store.set(Self.key("k"), value: ByteBuffer(repeating: 0, count: length))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 1...4 {
+                group.addTask {
+                    for round in 0..<25 {
+                        let fill = UInt8(writer * 50 + round)
+                        try await store.set(Self.key("k"), value: ByteBuffer(repeating: fill, count: length))
+                    }
+                }
+            }
+            for _ in 0..<4 {
+                group.addTask {
+                    for _ in 0..<40 {
+                        let value = try #require(try await store.get(Self.key("k")))
+                        let bytes = Array(value.readableBytesView)
+                        #expect(bytes.count == length && Set(bytes).count == 1, "a read mixed versions: \(Set(bytes).sorted())")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
     @Test func aRestartedStoreFindsEveryLoggedChangeInItsMetadataLog() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("infinistore-metadata-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -7,35 +7,37 @@ import Testing
 @Suite(.serialized) struct RedisCLICommandTests {
     @Test func expiryRepliesAndErrors() async throws {
         try await withProxy { (port: Int, _: [InProcessChunkNode]) async throws in
-            let cases: [([String], String)] = [
-                (["SET", "k", "v", "EX", "0"], "ERR invalid expire time in 'set' command\n\n"),
-                (["SET", "k", "v", "EX", "abc"], "ERR value is not an integer or out of range\n\n"),
-                (["SET", "k", "v", "EX", "1", "PX", "1"], "ERR syntax error\n\n"),
-                (["SET", "k", "v", "KEEPTTL", "EX", "1"], "ERR syntax error\n\n"),
-                (["SET", "k", "v", "PX", "9223372036854775807"], "ERR invalid expire time in 'set' command\n\n"),
-                (["GETEX", "k", "EX", "0"], "ERR invalid expire time in 'getex' command\n\n"),
-                (["GETEX", "k", "PERSIST", "EX", "1"], "ERR syntax error\n\n"),
-                (["EXPIRE", "k", "10", "NX", "XX"], "ERR NX and XX, GT or LT options at the same time are not compatible\n\n"),
-                (["EXPIRE", "k", "10", "GT", "LT"], "ERR GT and LT options at the same time are not compatible\n\n"),
-                (["EXPIRE", "k", "abc", "FOO"], "ERR Unsupported option FOO\n\n"),
-                (["EXPIRE", "k", "9223372036854775807"], "ERR invalid expire time in 'expire' command\n\n"),
-                (["SET", "k", "v", "EX", "100"], "OK\n"),
-                (["TTL", "k"], "100\n"),
-                (["EXPIRE", "k", "50", "GT"], "0\n"),
-                (["EXPIRE", "k", "50", "LT"], "1\n"),
-                (["TTL", "k"], "50\n"),
-                (["SET", "k", "w", "KEEPTTL", "GET"], "v\n"),
-                (["TTL", "k"], "50\n"),
-                (["GETEX", "k", "PERSIST"], "w\n"),
-                (["TTL", "k"], "-1\n"),
-                (["TTL", "missing"], "-2\n"),
-                (["SETNX", "k", "x"], "0\n"),
-                (["GETDEL", "k"], "w\n"),
-                (["EXISTS", "k"], "0\n"),
-                (["SET", "short", "v", "PX", "200"], "OK\n"),
+            // A TTL read a second after it was set may have ticked down once on a loaded machine.
+            let cases: [([String], Set<String>)] = [
+                (["SET", "k", "v", "EX", "0"], ["ERR invalid expire time in 'set' command\n\n"]),
+                (["SET", "k", "v", "EX", "abc"], ["ERR value is not an integer or out of range\n\n"]),
+                (["SET", "k", "v", "EX", "1", "PX", "1"], ["ERR syntax error\n\n"]),
+                (["SET", "k", "v", "KEEPTTL", "EX", "1"], ["ERR syntax error\n\n"]),
+                (["SET", "k", "v", "PX", "9223372036854775807"], ["ERR invalid expire time in 'set' command\n\n"]),
+                (["GETEX", "k", "EX", "0"], ["ERR invalid expire time in 'getex' command\n\n"]),
+                (["GETEX", "k", "PERSIST", "EX", "1"], ["ERR syntax error\n\n"]),
+                (["EXPIRE", "k", "10", "NX", "XX"], ["ERR NX and XX, GT or LT options at the same time are not compatible\n\n"]),
+                (["EXPIRE", "k", "10", "GT", "LT"], ["ERR GT and LT options at the same time are not compatible\n\n"]),
+                (["EXPIRE", "k", "abc", "FOO"], ["ERR Unsupported option FOO\n\n"]),
+                (["EXPIRE", "k", "9223372036854775807"], ["ERR invalid expire time in 'expire' command\n\n"]),
+                (["SET", "k", "v", "EX", "100"], ["OK\n"]),
+                (["TTL", "k"], ["100\n", "99\n"]),
+                (["EXPIRE", "k", "50", "GT"], ["0\n"]),
+                (["EXPIRE", "k", "50", "LT"], ["1\n"]),
+                (["TTL", "k"], ["50\n", "49\n"]),
+                (["SET", "k", "w", "KEEPTTL", "GET"], ["v\n"]),
+                (["TTL", "k"], ["50\n", "49\n"]),
+                (["GETEX", "k", "PERSIST"], ["w\n"]),
+                (["TTL", "k"], ["-1\n"]),
+                (["TTL", "missing"], ["-2\n"]),
+                (["SETNX", "k", "x"], ["0\n"]),
+                (["GETDEL", "k"], ["w\n"]),
+                (["EXISTS", "k"], ["0\n"]),
+                (["SET", "short", "v", "PX", "200"], ["OK\n"]),
             ]
-            for (command, reply) in cases {
-                #expect(try await redisCLI(port, command) == reply, "\(command)")
+            for (command, replies) in cases {
+                let reply = try await redisCLI(port, command)
+                #expect(replies.contains(reply), "\(command): \(reply)")
             }
             try await Task.sleep(for: .milliseconds(300))
             #expect(try await redisCLI(port, ["GET", "short"]) == "\n")

@@ -33,9 +33,10 @@ public func runProcess(
     return (process.terminationStatus, data)
 }
 
-/// ``runProcess(_:_:input:mergingStandardError:)`` on a Dispatch thread. Waiting for a child on
+/// ``runProcess(_:_:input:mergingStandardError:)`` on a thread of its own. Waiting for a child on
 /// a thread of Swift's cooperative pool would starve an in-process server under test, which
-/// needs those threads to answer.
+/// needs those threads to answer; Dispatch's global queues are no better, since Foundation parks
+/// long-lived work of its own there and on two cores they have only two threads.
 public func runProcessOffThePool(
     _ executable: String,
     _ arguments: [String],
@@ -43,13 +44,13 @@ public func runProcessOffThePool(
     mergingStandardError: Bool = false
 ) async throws -> (status: Int32, output: Data) {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
+        Thread {
             continuation.resume(
                 with: Result {
                     try runProcess(executable, arguments, input: input, mergingStandardError: mergingStandardError)
                 }
             )
-        }
+        }.start()
     }
 }
 
@@ -108,17 +109,17 @@ private final class SpawnOutcome: Sendable {
 }
 
 /// Stops `process` and waits for it to exit: SIGTERM, then SIGKILL if it is still running after
-/// `grace`. Runs on a Dispatch thread so the wait does not hold one of Swift's cooperative
+/// `grace`. Runs on a thread of its own so the wait holds none of Swift's or Dispatch's shared
 /// threads.
 public func stopProcess(_ process: Process, grace: Duration = .seconds(5)) async {
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-        DispatchQueue.global().async {
+        Thread {
             if process.isRunning { process.terminate() }
             let deadline = ContinuousClock.now + grace
             while process.isRunning, ContinuousClock.now < deadline { usleep(10_000) }
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             while process.isRunning { usleep(10_000) }
             continuation.resume()
-        }
+        }.start()
     }
 }
