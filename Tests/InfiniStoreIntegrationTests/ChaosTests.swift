@@ -36,6 +36,15 @@ import Testing
     @Test func aMixedWorkloadStaysLinearizableWhileNodesAreKilled() async throws {
         let proxy = try RunningProxy(["--ec", "4+2", "--nodes", "7"])
         let (port, pid) = (proxy.port, proxy.process.processIdentifier)
+        // Keys written once before the kills and read after them: by then most have lost more
+        // than p of their chunks with the node processes, so only durable copies bring them back.
+        let client = try await TestRedisClient.connect(port: port)
+        var untouched: [BinaryString: BinaryString] = [:]
+        for index in 0..<30 {
+            let value = BinaryString(Array(repeating: UInt8(index), count: index.isMultiple(of: 3) ? 200_000 : 100))
+            untouched[BinaryString("untouched-\(index)")] = value
+            #expect(try await client.send(["SET", BinaryString("untouched-\(index)"), value]).stringValue == "OK")
+        }
         let killer = Task { await Self.killNodes(ofProxy: pid, every: .milliseconds(800)) }
         async let small = runRegisterWorkload(
             clients: 6, keys: 4, duration: .seconds(8), valueSize: 64, port: port,
@@ -53,6 +62,11 @@ import Testing
         let result = LinearizabilityChecker().check(history)
         #expect(result.isLinearizable, "\(result)")
         #expect(history.filter { $0.outcome != .unknown }.count > 100, "too few operations completed")
+        for (key, value) in untouched {
+            let reply = try await client.send(["GET", key])
+            #expect(reply.bufferValue.map { BinaryString(buffer: $0) } == value, "\(key) came back as \(reply)")
+        }
+        await client.close()
         proxy.stop()
     }
 
