@@ -126,6 +126,8 @@ final class ExchangeHandler: ChannelDuplexHandler {
     private let maxBodySize: Int
     private var pending: (promise: EventLoopPromise<Exchange.Outcome>, isHead: Bool)?
     private var timeout: Scheduled<Void>?
+    /// Why writing the current request failed, kept until the connection is gone.
+    private var writeFailure: AWSError?
     private var responseHead: HTTPResponseHead?
     private var responseBody: ByteBuffer?
 
@@ -147,8 +149,12 @@ final class ExchangeHandler: ChannelDuplexHandler {
             self.fail(AWSError(.timedOut, "no complete response within \(exchange.timeout.nanoseconds / 1_000_000) ms"), context: context)
         }
         let written = context.eventLoop.makePromise(of: Void.self)
+        // A failed write closes the connection; the error that caused it (a TLS handshake
+        // failure, say) reaches errorCaught, which may run after this callback. So the write
+        // failure is the answer only if nothing better arrives by the time the channel is gone.
         written.futureResult.assumeIsolated().whenFailure { error in
-            self.fail(AWSError(.connectionFailed, "sending the request failed: \(error)"), context: context)
+            self.writeFailure = AWSError(.connectionFailed, "sending the request failed: \(error)")
+            context.close(promise: nil)
         }
         if let promise { written.futureResult.cascade(to: promise) }
         context.write(Self.wrapOutboundOut(.head(exchange.head)), promise: nil)
@@ -199,7 +205,7 @@ final class ExchangeHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.fail(AWSError(.connectionFailed, "connection closed before a complete response"), context: context)
+        self.fail(self.writeFailure ?? AWSError(.connectionFailed, "connection closed before a complete response"), context: context)
         context.fireChannelInactive()
     }
 
@@ -216,6 +222,7 @@ final class ExchangeHandler: ChannelDuplexHandler {
 
     private func reset() {
         self.pending = nil
+        self.writeFailure = nil
         self.timeout?.cancel()
         self.timeout = nil
         self.responseHead = nil

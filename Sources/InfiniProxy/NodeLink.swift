@@ -71,7 +71,9 @@ final class NodeLinkHandler: ChannelInboundHandler {
     private let persistence: PersistenceTracker?
     private let onClose: @Sendable () -> Void
     private var context: ChannelHandlerContext?
-    private var waiting: [Int64: EventLoopPromise<RESPValue>] = [:]
+    private var waiting: [Int64: (promise: EventLoopPromise<RESPValue>, deadline: NIODeadline)] = [:]
+    private let requestTimeout: TimeAmount
+    private var deadlineSweep: RepeatedTask?
     private var parser = RESPParser(limits: .init(maximumBulkLength: NodeProtocol.maximumFrameLength))
     private var pending = ByteBuffer()
     private var flushScheduled = false
@@ -82,14 +84,34 @@ final class NodeLinkHandler: ChannelInboundHandler {
     /// - Parameters:
     ///   - persistence: told of the node's persisted notices, and of the node's loss.
     ///   - onClose: called once, on the event loop, when the link is gone.
-    init(nodeID: Int, persistence: PersistenceTracker?, onClose: @escaping @Sendable () -> Void) {
+    ///   - requestTimeout: how long a request may wait for its reply before it fails.
+    init(nodeID: Int, persistence: PersistenceTracker?, requestTimeout: TimeAmount, onClose: @escaping @Sendable () -> Void) {
         self.nodeID = nodeID
         self.persistence = persistence
+        self.requestTimeout = requestTimeout
         self.onClose = onClose
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        // One sweep a fraction of the timeout apart, rather than a timer per request: a stuck
+        // node fails its requests within 1.25 timeouts, and requests cost no timer each.
+        let interval = TimeAmount.nanoseconds(max(requestTimeout.nanoseconds / 4, 1_000_000))
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        deadlineSweep = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            loopBound.value.failOverdueRequests()
+        }
+    }
+
+    private func failOverdueRequests() {
+        let now = NIODeadline.now()
+        let overdue = waiting.filter { $0.value.deadline <= now }
+        guard !overdue.isEmpty else { return }
+        let error = NodeUnavailable(node: nodeID, reason: "no reply within \(requestTimeout.nanoseconds / 1_000_000) ms")
+        for (id, request) in overdue {
+            waiting[id] = nil
+            request.promise.fail(error)
+        }
     }
 
     /// Writes a request's frame, given in parts so large bodies are not copied into it.
@@ -98,7 +120,7 @@ final class NodeLinkHandler: ChannelInboundHandler {
             promise.fail(NodeLinkClosed(node: nodeID, reason: closedReason ?? "the link closed"))
             return
         }
-        waiting[id] = promise
+        waiting[id] = (promise, .now() + requestTimeout)
         for part in parts { context.write(wrapOutboundOut(part), promise: nil) }
         guard !flushScheduled else { return }
         flushScheduled = true
@@ -156,7 +178,7 @@ final class NodeLinkHandler: ChannelInboundHandler {
         guard let fields = reply.arrayValue, fields.count == 3,
             let idText = fields[0].stringValue, let id = Int64(idText)
         else { return }
-        waiting.removeValue(forKey: id)?.succeed(fields[1])
+        waiting.removeValue(forKey: id)?.promise.succeed(fields[1])
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -168,7 +190,8 @@ final class NodeLinkHandler: ChannelInboundHandler {
         closedReason = reason
         let all = waiting
         waiting.removeAll()
-        for promise in all.values { promise.fail(NodeLinkClosed(node: nodeID, reason: reason)) }
+        deadlineSweep?.cancel()
+        for request in all.values { request.promise.fail(NodeLinkClosed(node: nodeID, reason: reason)) }
         self.context = nil
         if !returned { persistence?.nodeLost(nodeID) }
         onClose()

@@ -14,10 +14,14 @@ public final class NodePool: Sendable {
         public var nodeCount: Int
         /// How long an invoked node may take to dial in and authenticate.
         public var activationTimeout: Duration
+        /// How long a request to a node may wait for its reply: a write stuck on a node fails
+        /// by this deadline instead of hanging its client.
+        public var requestTimeout: Duration
 
-        public init(nodeCount: Int, activationTimeout: Duration = .seconds(10)) {
+        public init(nodeCount: Int, activationTimeout: Duration = .seconds(10), requestTimeout: Duration = .seconds(30)) {
             self.nodeCount = nodeCount
             self.activationTimeout = activationTimeout
+            self.requestTimeout = requestTimeout
         }
     }
 
@@ -63,7 +67,8 @@ public final class NodePool: Sendable {
         await withDiscardingTaskGroup { group in
             for await event in invocations {
                 let invoker = self.invoker
-                let timeout = configuration.activationTimeout
+                // A request waits no longer for its node to come up than for its reply.
+                let timeout = min(configuration.activationTimeout, configuration.requestTimeout)
                 group.addTask {
                     let outcome: Result<[UInt8], any Error>
                     do {

@@ -88,7 +88,11 @@ final class NodeHelloHandler: ChannelInboundHandler, RemovableChannelHandler {
         let pool = self.pool
         let channel = context.channel
         let session = String(buffer: hello[2])
-        let handler = NodeLinkHandler(nodeID: node, persistence: pool.persistence) {
+        let handler = NodeLinkHandler(
+            nodeID: node,
+            persistence: pool.persistence,
+            requestTimeout: TimeAmount(pool.configuration.requestTimeout)
+        ) {
             pool.detach(node: node, session: session)
         }
         let link = NodeLink(nodeID: node, session: session, channel: channel, handler: handler)

@@ -49,6 +49,12 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var reclaimAfter: Double?
 
+    @Option(
+        name: .customLong("node-timeout"),
+        help: "Seconds a request to a memory node may take before it fails, so a stuck node fails a write instead of hanging it (default: 30)."
+    )
+    var nodeTimeout: Double?
+
     @Option(help: "Password clients must AUTH with (Redis's requirepass).")
     var requirepass: String?
 
@@ -62,7 +68,7 @@ struct ServeCommand: AsyncParsableCommand {
     private var flags: ServeSettings {
         ServeSettings(
             port: port, nodePort: nodePort, bind: bind, dataDirectory: dataDirectory, cos: cos,
-            durability: durability, appendfsync: appendfsync, ec: ec, nodes: nodes, reclaimAfter: reclaimAfter,
+            durability: durability, appendfsync: appendfsync, ec: ec, nodes: nodes, reclaimAfter: reclaimAfter, nodeTimeout: nodeTimeout,
             requirepass: requirepass, maxclients: maxclients, maximumBulkLength: maximumBulkLength
         )
     }
@@ -111,7 +117,11 @@ struct ServeCommand: AsyncParsableCommand {
             )
         )
         let persistence = PersistenceTracker()
-        let pool = NodePool(configuration: .init(nodeCount: settings.nodeCount), invoker: invoker, persistence: persistence)
+        let pool = NodePool(
+            configuration: .init(nodeCount: settings.nodeCount, requestTimeout: settings.nodeTimeout),
+            invoker: invoker,
+            persistence: persistence
+        )
         let store = ObjectStore(
             configuration: .init(geometry: settings.geometry, durability: settings.durability),
             nodes: pool.chunkNodes,

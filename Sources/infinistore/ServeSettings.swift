@@ -19,6 +19,7 @@ struct ServeSettings: Decodable {
     var ec: String?
     var nodes: Int?
     var reclaimAfter: Double?
+    var nodeTimeout: Double?
     var requirepass: String?
     var maxclients: Int?
     var maximumBulkLength: Int?
@@ -28,6 +29,7 @@ struct ServeSettings: Decodable {
         case nodePort = "node-port"
         case dataDirectory = "data-dir"
         case reclaimAfter = "reclaim-after"
+        case nodeTimeout = "node-timeout"
         case maximumBulkLength = "proto-max-bulk-len"
     }
 
@@ -44,6 +46,7 @@ struct ServeSettings: Decodable {
         var geometry: ErasureGeometry
         var nodeCount: Int
         var reclaimAfter: Duration?
+        var nodeTimeout: Duration
         var requirepass: String?
         var maxclients: Int
         var maximumBulkLength: Int
@@ -78,6 +81,7 @@ extension ServeSettings {
             dataDirectory: dataDirectory ?? base.dataDirectory, cos: cos ?? base.cos,
             durability: durability ?? base.durability, appendfsync: appendfsync ?? base.appendfsync, ec: ec ?? base.ec,
             nodes: nodes ?? base.nodes, reclaimAfter: reclaimAfter ?? base.reclaimAfter,
+            nodeTimeout: nodeTimeout ?? base.nodeTimeout,
             requirepass: requirepass ?? base.requirepass, maxclients: maxclients ?? base.maxclients,
             maximumBulkLength: maximumBulkLength ?? base.maximumBulkLength
         )
@@ -98,6 +102,8 @@ extension ServeSettings {
             throw ValidationError("--appendfsync must be always, everysec or no")
         }
         if let reclaimAfter, !(reclaimAfter > 0) { throw ValidationError("--reclaim-after must be positive") }
+        let nodeTimeout = nodeTimeout ?? 30
+        guard nodeTimeout > 0, nodeTimeout <= 3600 else { throw ValidationError("--node-timeout must be between 0 and 3600 seconds") }
         let maxclients = maxclients ?? 10_000
         guard maxclients >= 1 else { throw ValidationError("--maxclients must be at least 1") }
         let maximumBulkLength = maximumBulkLength ?? 512 << 20
@@ -129,6 +135,7 @@ extension ServeSettings {
             geometry: geometry,
             nodeCount: nodeCount,
             reclaimAfter: reclaimAfter.map { .milliseconds(Int64($0 * 1000)) },
+            nodeTimeout: .milliseconds(Int64(nodeTimeout * 1000)),
             requirepass: requirepass,
             maxclients: maxclients,
             maximumBulkLength: maximumBulkLength

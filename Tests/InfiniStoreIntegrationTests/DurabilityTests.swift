@@ -95,4 +95,25 @@ import Testing
         #expect(try redisCLI(proxy.port, ["GET", "small:3"]) == "after restart\n")
         proxy.stop()
     }
+
+    @Test func stuckNodesFailAWriteByTheDeadlineAndNeverBlockItsKey() throws {
+        let proxy = try RunningProxy(["--ec", "4+2", "--nodes", "6", "--node-timeout", "1"])
+        #expect(try redisCLI(proxy.port, ["SET", "k", "before"]) == "OK\n")
+        #expect(eventually { proxy.info("infinistore_unpersisted_chunks") == "0" })
+        let nodes = proxy.nodeProcessIDs
+        for pid in nodes { kill(pid, SIGSTOP) }
+        defer { for pid in nodes { kill(pid, SIGCONT) } }
+
+        let started = Date()
+        #expect(try redisCLI(proxy.port, ["SET", "k", "stuck"]).hasPrefix("ERR memory node"))
+        #expect(Date().timeIntervalSince(started) < 10, "the write must fail by its deadline, not hang")
+        #expect(try redisCLI(proxy.port, ["PING"]) == "PONG\n")
+        // Reads get past the stuck nodes too: the committed version is in the COS.
+        #expect(try redisCLI(proxy.port, ["GET", "k"]) == "before\n")
+
+        for pid in nodes { kill(pid, SIGCONT) }
+        #expect(try redisCLI(proxy.port, ["SET", "k", "after"]) == "OK\n")
+        #expect(try redisCLI(proxy.port, ["GET", "k"]) == "after\n")
+        proxy.stop()
+    }
 }
