@@ -76,7 +76,9 @@ final class NodeRequestHandler: ChannelInboundHandler {
             replies.writeError("ERR unknown node request")
             return
         }
-        if command == .get, request.count == 3, memory.fetch(request[2]) == nil, let persister,
+        // Looked up once: a miss goes to the COS, a hit is answered below.
+        let held = command == .get && request.count == 3 ? memory.fetch(request[2]) : nil
+        if command == .get, request.count == 3, held == nil, let persister,
             let objectName = try? ChunkPersister.objectName(forChunk: String(buffer: request[2]))
         {
             readThrough(request, objectName, from: persister, channel: channel)
@@ -100,7 +102,7 @@ final class NodeRequestHandler: ChannelInboundHandler {
             memory.store(name, bytes)
             replies.writeSimpleString("OK")
         case (.get, 3):
-            if let chunk = memory.fetch(request[2]) { replies.writeBulkString(chunk) } else { replies.writeNull(protocol: .v2) }
+            if let held { replies.writeBulkString(held) } else { replies.writeNull(protocol: .v2) }
         case (.delete, _):
             let names = request.dropFirst(2)
             persister?.cancel(names.compactMap { try? ChunkPersister.objectName(forChunk: String(buffer: $0)) })

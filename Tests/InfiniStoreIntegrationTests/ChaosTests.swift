@@ -90,13 +90,3 @@ import Testing
         proxy.stop()
     }
 }
-
-/// Polls `condition` for up to `seconds` without blocking a thread of the cooperative pool.
-func eventuallyAsync(seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
-    return condition()
-}

@@ -137,6 +137,16 @@ func eventually(seconds: Double = 10, _ condition: () -> Bool) -> Bool {
     return condition()
 }
 
+/// Polls `condition` for up to `seconds` without blocking a thread of the cooperative pool.
+func eventuallyAsync(seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return condition()
+}
+
 func isAlive(_ pid: Int32) -> Bool {
     kill(pid, 0) == 0 && !((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z ") ?? true)
 }
