@@ -32,15 +32,17 @@ run: deps
 	$(SWIFT) build -c release --product infinistore
 	.build/release/infinistore serve $(ARGS)
 
+# Each stage has a time limit (Tests/bounded-stage.sh), so a hang fails the run instead of
+# stalling it.
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --skip InfiniStoreIntegrationTests --skip InfiniCOSTests
+	Tests/bounded-stage.sh 900 $(SWIFT) test --skip-build --skip InfiniStoreIntegrationTests --skip InfiniCOSTests
 	@# The COS tests start moto_server and openssl processes of their own; run apart from the
 	@# redis-py and redis-cli tests, so the two sets of child processes do not pile up.
-	$(SWIFT) test --skip-build --filter InfiniCOSTests
+	Tests/bounded-stage.sh 600 $(SWIFT) test --skip-build --filter InfiniCOSTests
 	@# End-to-end tests load both cores with real processes; run them alone and one at a time, so
 	@# timing-sensitive tests are not starved and chaos tests measure the system, not the machine.
-	$(SWIFT) test --skip-build --no-parallel --filter InfiniStoreIntegrationTests
+	Tests/bounded-stage.sh 1500 $(SWIFT) test --skip-build --no-parallel --filter InfiniStoreIntegrationTests
 
 # The coding microbenchmark: Swift against ISA-L and LZ4 called from C, in one process.
 # QUICK=1 measures only the RATIO cases and prints `RATIO ...` as its last line.

@@ -50,7 +50,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InfiniMetadataTests",
-            dependencies: ["InfiniMetadata", "InfiniCoding", "MetadataTestSupport", "metadata-log-writer"]
+            dependencies: ["InfiniMetadata", "InfiniCoding", "MetadataTestSupport", "ProcessSpawning", "metadata-log-writer"]
         ),
         .target(
             name: "MetadataTestSupport",
@@ -90,6 +90,10 @@ let package = Package(
             path: "CModules/CProcessControl"
         ),
         .target(
+            name: "ProcessSpawning",
+            dependencies: ["CProcessControl"]
+        ),
+        .target(
             name: "InfiniNodeProtocol"
         ),
         .target(
@@ -100,6 +104,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
             ]
         ),
         .testTarget(
@@ -123,7 +128,7 @@ let package = Package(
         .testTarget(
             name: "InfiniCOSTests",
             dependencies: [
-                "InfiniCOS", "AWSAccess", "ProcessTestSupport",
+                "InfiniCOS", "AWSAccess", "ProcessSpawning", "ProcessTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -148,6 +153,7 @@ let package = Package(
                 "InfiniMetadata",
                 "InfiniNodeProtocol",
                 "LambdaRuntimeAPI",
+                "ProcessSpawning",
                 "RESP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -179,6 +185,7 @@ let package = Package(
         ),
         .target(
             name: "ProcessTestSupport",
+            dependencies: ["ProcessSpawning"],
             path: "Tests/ProcessTestSupport"
         ),
         .target(
@@ -200,11 +207,15 @@ let package = Package(
         ),
         .testTarget(
             name: "InfiniStoreIntegrationTests",
-            dependencies: ["infinistore", "HistoryChecking", "InfiniCodingReference", "ProcessTestSupport", "RESP"]
+            dependencies: ["infinistore", "HistoryChecking", "InfiniCodingReference", "ProcessSpawning", "ProcessTestSupport", "RESP"]
         ),
         .testTarget(
             name: "InfiniCodingTests",
             dependencies: ["InfiniCoding", "InfiniCodingReference"]
+        ),
+        .testTarget(
+            name: "ProcessSpawningTests",
+            dependencies: ["ProcessSpawning"]
         ),
         .testTarget(
             name: "RESPTests",

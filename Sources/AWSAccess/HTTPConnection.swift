@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import NIOTLS
 
 /// A request as the connection sends it; `Host`, `Content-Length` and `Connection` are added
 /// by the connection.
@@ -48,6 +49,9 @@ final class HTTPConnection: Sendable {
         let maxBodySize = limits.maxBodySize
         // SNI takes names only; for an IP address NIOSSL checks the certificate against it.
         let serverName = Self.isIPAddress(endpoint.host) ? nil : endpoint.host
+        // The connection is handed out only once TLS is up, so a refused certificate is the
+        // connection's error rather than a request's on a channel that has just closed.
+        let handshake = group.any().makePromise(of: Void.self)
         do {
             let channel = try await ClientBootstrap(group: group)
                 .connectTimeout(limits.connectTimeout)
@@ -57,6 +61,7 @@ final class HTTPConnection: Sendable {
                         let pipeline = channel.pipeline.syncOperations
                         if let tls {
                             try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                            try pipeline.addHandler(HandshakeWaiter(handshake: handshake))
                         }
                         try pipeline.addHTTPClientHandlers(decoderLimitConfiguration: headerLimits)
                         try pipeline.addHandler(ExchangeHandler(maxBodySize: maxBodySize))
@@ -64,8 +69,19 @@ final class HTTPConnection: Sendable {
                 }
                 .connect(host: endpoint.host, port: endpoint.port)
                 .get()
+            if tls == nil {
+                handshake.succeed()
+            } else {
+                let timeout = channel.eventLoop.scheduleTask(in: limits.connectTimeout) {
+                    handshake.fail(AWSError(.timedOut, "no TLS handshake within \(limits.connectTimeout.nanoseconds / 1_000_000) ms"))
+                    channel.close(promise: nil)
+                }
+                defer { timeout.cancel() }
+                try await handshake.futureResult.get()
+            }
             return HTTPConnection(channel: channel, endpoint: endpoint, requestTimeout: limits.requestTimeout)
         } catch {
+            handshake.fail(error)
             throw AWSError(.connectionFailed, "cannot connect to \(endpoint): \(error)")
         }
     }
@@ -82,7 +98,13 @@ final class HTTPConnection: Sendable {
         let head = HTTPRequestHead(version: .http1_1, method: request.method, uri: request.target, headers: headers)
         let promise = self.channel.eventLoop.makePromise(of: Exchange.Outcome.self)
         let exchange = Exchange(head: head, body: request.body, timeout: self.requestTimeout, promise: promise)
-        self.channel.writeAndFlush(exchange, promise: nil)
+        // On a channel already closed the write never reaches the exchange handler, which would
+        // otherwise answer; its failure is then the answer (a later one is ignored).
+        let written = self.channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { error in
+            promise.fail(AWSError(.connectionFailed, "connection closed before the request was sent: \(error)"))
+        }
+        self.channel.writeAndFlush(exchange, promise: written)
         let channel = self.channel
         let outcome = try await withTaskCancellationHandler {
             try await promise.futureResult.get()
@@ -99,6 +121,35 @@ final class HTTPConnection: Sendable {
 
     private static func isIPAddress(_ host: String) -> Bool {
         (try? SocketAddress(ipAddress: host, port: 0)) != nil
+    }
+}
+
+/// Completes `handshake` when TLS is established, or fails it with the error that ended it.
+final class HandshakeWaiter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private let handshake: EventLoopPromise<Void>
+
+    init(handshake: EventLoopPromise<Void>) {
+        self.handshake = handshake
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event {
+            self.handshake.succeed()
+            context.pipeline.syncOperations.removeHandler(self, promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.handshake.fail(error)
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.handshake.fail(AWSError(.connectionFailed, "connection closed during the TLS handshake"))
+        context.fireChannelInactive()
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import LambdaRuntimeAPI
+import ProcessSpawning
 
 /// Runs memory nodes as child processes of the proxy, each behind its own loopback Lambda
 /// Runtime API endpoint, so local mode runs exactly the node code that runs in AWS.
@@ -33,7 +34,7 @@ public actor LocalInvoker: Invoker {
     }
 
     private struct Instance {
-        var process: Process
+        var process: ChildProcess
         var runtimeAPI: LocalRuntimeAPIServer
         var runningInvocations = 0
         var idleSince = ContinuousClock.now
@@ -64,13 +65,12 @@ public actor LocalInvoker: Invoker {
 
     /// The process id of each running node process.
     public var processIDs: [Int: Int32] {
-        instances.mapValues { $0.process.processIdentifier }
+        instances.mapValues(\.process.id)
     }
 
     /// Kills node `nodeID`'s process, as the platform reclaiming its sandbox would.
     public func reclaim(_ nodeID: Int) {
-        guard let instance = instances[nodeID] else { return }
-        kill(instance.process.processIdentifier, SIGKILL)
+        instances[nodeID]?.process.send(SIGKILL)
     }
 
     /// Reclaims idle node processes per ``Configuration/reclaimAfterIdle`` until cancelled.
@@ -92,19 +92,13 @@ public actor LocalInvoker: Invoker {
         isShutDown = true
         let all = instances
         instances.removeAll()
-        for instance in all.values where instance.process.isRunning {
-            kill(instance.process.processIdentifier, SIGTERM)
-        }
-        let deadline = ContinuousClock.now + grace
-        while all.values.contains(where: \.process.isRunning), ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        for instance in all.values where instance.process.isRunning {
-            kill(instance.process.processIdentifier, SIGKILL)
-        }
-        for instance in all.values {
-            instance.process.waitUntilExit()
-            await instance.runtimeAPI.shutdown()
+        await withTaskGroup(of: Void.self) { group in
+            for instance in all.values {
+                group.addTask {
+                    await instance.process.stop(grace: grace)
+                    await instance.runtimeAPI.shutdown()
+                }
+            }
         }
     }
 
@@ -112,25 +106,22 @@ public actor LocalInvoker: Invoker {
         if let instance = instances[nodeID], instance.process.isRunning { return instance.runtimeAPI }
         guard !isShutDown else { throw InvocationFailed(node: nodeID, type: "ShutDown", message: "the invoker is shut down") }
         let runtimeAPI = try await LocalRuntimeAPIServer.start()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: configuration.executable)
-        process.arguments = ["node"]
         var environment = ProcessInfo.processInfo.environment.merging(configuration.environment) { $1 }
         environment["AWS_LAMBDA_RUNTIME_API"] = runtimeAPI.endpoint
         environment["INFINISTORE_PARENT_PID"] = String(getpid())
-        process.environment = environment
-        let generation = ObjectIdentifier(process)
-        process.terminationHandler = { [weak self] _ in
-            guard let self else { return }
-            Task { await self.processExited(nodeID, generation: generation) }
-        }
+        let process: ChildProcess
         do {
-            try process.run()
+            // A process group of its own: Ctrl-C reaches the proxy, which stops its nodes in order.
+            process = try ChildProcess(executable: configuration.executable, arguments: ["node"], environment: environment, newProcessGroup: true)
         } catch {
             await runtimeAPI.shutdown()
-            throw InvocationFailed(node: nodeID, type: "SpawnFailed", message: "\(configuration.executable): \(error)")
+            throw InvocationFailed(node: nodeID, type: "SpawnFailed", message: error.description)
         }
         instances[nodeID] = Instance(process: process, runtimeAPI: runtimeAPI)
+        Task { [weak self] in
+            _ = await process.terminated()
+            await self?.processExited(nodeID, generation: ObjectIdentifier(process))
+        }
         return runtimeAPI
     }
 

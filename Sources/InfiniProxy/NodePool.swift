@@ -35,6 +35,9 @@ public final class NodePool: Sendable {
         var nodeAddress: String?
         var links: [Int: NodeLink] = [:]
         var activations: [Int: Activation] = [:]
+        /// Set once ``run()`` stops taking invocations: nobody would invoke a sleeping node or
+        /// time its activation out any more, so requests for one fail at once.
+        var isStopped = false
     }
 
     public let configuration: Configuration
@@ -62,9 +65,11 @@ public final class NodePool: Sendable {
         state.withLock { $0.nodeAddress = address }
     }
 
-    /// Runs invocations until cancelled.
+    /// Runs invocations until cancelled. Invocations in progress run to their end (nodes return
+    /// once idle); requests that need a sleeping node fail from the moment of cancellation.
     public func run() async {
         await withDiscardingTaskGroup { group in
+            defer { stop() }
             for await event in invocations {
                 let invoker = self.invoker
                 // A request waits no longer for its node to come up than for its reply.
@@ -86,6 +91,18 @@ public final class NodePool: Sendable {
         }
     }
 
+    /// Fails every activation in progress and every later one.
+    private func stop() {
+        let waiters = state.withLock { state in
+            state.isStopped = true
+            defer { state.activations.removeAll() }
+            return state.activations.map { ($0.key, $0.value.waiters) }
+        }
+        for (node, nodeWaiters) in waiters {
+            for waiter in nodeWaiters { waiter.resume(throwing: NodeUnavailable(node: node, reason: "the proxy is shutting down")) }
+        }
+    }
+
     /// An open link to `node`, invoking it first if it sleeps.
     func link(for node: Int) async throws -> NodeLink {
         let ready: Result<NodeLink, NodeUnavailable>? = state.withLock { state in
@@ -99,6 +116,7 @@ public final class NodePool: Sendable {
                     continuation.resume(returning: link)
                     return nil
                 }
+                guard !state.isStopped else { return NodeUnavailable(node: node, reason: "the proxy is shutting down") }
                 if state.activations[node] == nil {
                     guard let nodeAddress = state.nodeAddress else {
                         return NodeUnavailable(node: node, reason: "the node port is not listening yet")

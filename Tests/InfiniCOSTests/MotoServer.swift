@@ -4,6 +4,7 @@ import InfiniCOS
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import ProcessSpawning
 import ProcessTestSupport
 import Testing
 
@@ -21,7 +22,7 @@ import Testing
 /// one of ``!"$%&'()*+,:;<=>@[\]^`{|}`` or whose listing prefix holds `/`. The tests' names
 /// for S3 avoid those; the wire encoding itself is checked in AWSAccessTests.
 struct MotoServer: Sendable {
-    let process: Process
+    let process: ChildProcess
     let port: Int
     /// The IAM user's key: the only one moto accepts.
     let credentials: AWSCredentials
@@ -39,10 +40,10 @@ struct MotoServer: Sendable {
         let server = try await Self.start(tls: tls)
         do {
             let result = try await body(server)
-            await stopProcess(server.process)
+            await server.process.stop()
             return result
         } catch {
-            await stopProcess(server.process)
+            await server.process.stop()
             throw error
         }
     }
@@ -84,7 +85,7 @@ struct MotoServer: Sendable {
                 certificateFile: certificateFile
             )
         } catch {
-            await stopProcess(process)
+            await process.stop()
             throw error
         }
     }
@@ -180,7 +181,7 @@ struct MotoServer: Sendable {
         return port
     }
 
-    private static func waitUntilListening(port: Int, process: Process, logFile: URL) async throws {
+    private static func waitUntilListening(port: Int, process: ChildProcess, logFile: URL) async throws {
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             guard process.isRunning else {

@@ -1,6 +1,7 @@
 import Foundation
 import InfiniMetadata
 import MetadataTestSupport
+import ProcessSpawning
 import Testing
 
 /// A real crash: `metadata-log-writer` appends (and checkpoints) until it is killed with
@@ -39,23 +40,24 @@ import Testing
         reportedAtLeast count: Int,
         stopping stops: Bool
     ) throws -> [UInt64] {
-        let process = Process()
-        process.executableURL = writer
-        process.arguments = [directory, policy, String(64 << 10), String(keyCount)] + (stops ? [String(count)] : [])
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
+        let process = try ChildProcess(
+            executable: writer.path,
+            arguments: [directory, policy, String(64 << 10), String(keyCount)] + (stops ? [String(count)] : []),
+            standardOutput: .pipe
+        )
         var bytes = [UInt8]()
-        let deadline = Date().addingTimeInterval(10)
-        while bytes.lazy.filter({ $0 == 0x0A }).count < count, Date() < deadline {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            bytes += chunk
+        let deadline = ContinuousClock.now + .seconds(10)
+        reading: while bytes.lazy.filter({ $0 == 0x0A }).count < count, ContinuousClock.now < deadline {
+            switch process.standardOutput!.read(timeout: .milliseconds(100)) {
+            case .bytes(let chunk): bytes += chunk
+            case .endOfFile: break reading
+            case .timedOut: continue
+            }
         }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        bytes += output.fileHandleForReading.readDataToEndOfFile()
-        #expect(process.terminationReason == .uncaughtSignal, "the writer stopped on its own: \(String(decoding: bytes, as: UTF8.self).suffix(300))")
+        process.send(SIGKILL)
+        let termination = process.waitUntilTerminated(timeout: .seconds(30))
+        while case .bytes(let chunk) = process.standardOutput!.read(timeout: .milliseconds(100)) { bytes += chunk }
+        #expect(termination == .signalled(SIGKILL), "the writer stopped on its own: \(String(decoding: bytes, as: UTF8.self).suffix(300))")
         let lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).dropLast()
         return lines.compactMap { UInt64(String(decoding: $0, as: UTF8.self)) }
     }

@@ -1,11 +1,12 @@
 import Foundation
 import HistoryChecking
+import ProcessSpawning
 import RESP
 import Testing
 
 /// Failure on purpose, with a recorded history checked for linearizability: node processes
 /// killed under load, and the proxy itself killed with SIGKILL and restarted.
-@Suite(.serialized) struct ChaosTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ChaosTests {
     /// Kills one random node process every `interval` until cancelled; returns how many it killed.
     private static func killNodes(ofProxy pid: Int32, every interval: Duration) async -> Int {
         var killed = 0
@@ -22,7 +23,7 @@ import Testing
     private static func readBack(_ history: [HistoryChecking.Operation], port: Int) async throws -> [HistoryChecking.Operation] {
         var time = (history.map(\.response).max() ?? 0) + 1
         var reads: [HistoryChecking.Operation] = []
-        let client = try await TestRedisClient.connect(port: port)
+        let client = try await TestRedisClient.connect(port: port, defaultTimeout: .seconds(60))
         for key in Set(history.map(\.key)) {
             let reply = try await client.send(["GET", key])
             let value = reply.bufferValue.map { BinaryString(buffer: $0) }
@@ -35,10 +36,10 @@ import Testing
 
     @Test func aMixedWorkloadStaysLinearizableWhileNodesAreKilled() async throws {
         let proxy = try RunningProxy(["--ec", "4+2", "--nodes", "7"])
-        let (port, pid) = (proxy.port, proxy.process.processIdentifier)
+        let (port, pid) = (proxy.port, proxy.process.id)
         // Keys written once before the kills and read after them: by then most have lost more
         // than p of their chunks with the node processes, so only durable copies bring them back.
-        let client = try await TestRedisClient.connect(port: port)
+        let client = try await TestRedisClient.connect(port: port, defaultTimeout: .seconds(60))
         var untouched: [BinaryString: BinaryString] = [:]
         for index in 0..<30 {
             let value = BinaryString(Array(repeating: UInt8(index), count: index.isMultiple(of: 3) ? 200_000 : 100))

@@ -5,7 +5,7 @@ import Testing
 
 /// Write-through to the file COS, reads that outlive node memory, and garbage collection, with
 /// the real binary and real node processes.
-@Suite(.serialized) struct DurabilityTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct DurabilityTests {
     /// Chunk objects in the proxy's file COS.
     private static func storedChunks(_ proxy: RunningProxy) -> [String] {
         let root = proxy.dataDirectory.appendingPathComponent("cos/chunks")

@@ -4,7 +4,7 @@ import InfiniCodingReference
 import Testing
 
 /// The real binary, real node processes, real clients.
-@Suite(.serialized) struct EndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct EndToEndTests {
     @Test func setGetDeleteAcrossNodeProcesses() throws {
         let proxy = try RunningProxy(["--ec", "4+2", "--nodes", "8"])
         #expect(try redisCLI(proxy.port, ["SET", "k", "v"]) == "OK\n")
@@ -113,7 +113,7 @@ func rawExchange(port: Int, _ printfFormat: String) throws -> String {
 }
 
 /// The redis-py scripts of the proxy's tests, run against the real binary.
-@Suite(.serialized) struct RedisPyEndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct RedisPyEndToEndTests {
     @Test(arguments: ["strings.py", "expiry.py", "keyspace.py"], [2, 3])
     func redisPy(script: String, protocolVersion: Int) throws {
         // The defaults (10+2 over 14 nodes), which keyspace.py checks in INFO.
@@ -133,7 +133,7 @@ func rawExchange(port: Int, _ printfFormat: String) throws -> String {
 }
 
 /// Idle node processes are reclaimed like idle Lambda sandboxes, and come back on demand.
-@Suite struct ReclaimTests {
+@Suite(.timeLimit(.minutes(5))) struct ReclaimTests {
     @Test func idleNodesAreReclaimedAndComeBack() throws {
         let proxy = try RunningProxy(["--ec", "2+1", "--nodes", "3", "--reclaim-after", "0.5"])
         #expect(try redisCLI(proxy.port, ["SET", "k", "v"]) == "OK\n")

@@ -1,16 +1,18 @@
 import Foundation
+import ProcessSpawning
 import ProcessTestSupport
+import Synchronization
 import Testing
 
 /// The real `infinistore serve` binary with real memory-node processes, on free loopback ports,
 /// with its data directory (and so its file COS) in a temporary directory of its own unless the
 /// test gives one, e.g. to restart a proxy on the same data.
 final class RunningProxy {
-    let process: Process
+    let process: ChildProcess
     let port: Int
     let dataDirectory: URL
     private let ownsDataDirectory: Bool
-    private let errorOutput: Pipe
+    private let output = CapturedOutput()
 
     /// The binary built beside this test bundle.
     static var executable: URL {
@@ -20,17 +22,21 @@ final class RunningProxy {
     init(_ arguments: [String] = [], dataDirectory: URL? = nil, port requestedPort: Int = 0) throws {
         ownsDataDirectory = dataDirectory == nil
         self.dataDirectory = dataDirectory ?? Self.makeTemporaryDirectory()
-        process = Process()
-        process.executableURL = Self.executable
-        process.arguments = ["serve", "--port", String(requestedPort), "--node-port", "0", "--data-dir", self.dataDirectory.path] + arguments
-        errorOutput = Pipe()
-        process.standardError = errorOutput
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        port = try Self.readPort(from: errorOutput.fileHandleForReading)
-        // Keep reading, so a chatty proxy or node never blocks on a full pipe.
-        errorOutput.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
+        process = try ChildProcess(
+            executable: Self.executable.path,
+            arguments: ["serve", "--port", String(requestedPort), "--node-port", "0", "--data-dir", self.dataDirectory.path] + arguments,
+            standardOutput: .nullDevice,
+            standardError: .pipe
+        )
+        // Read the proxy's (and its nodes') standard error to the end, so a chatty process never
+        // blocks on a full pipe and a failing test can show what the proxy said.
+        let (output, pipe) = (self.output, process.standardError!)
+        try startThread { output.collect(from: pipe) }
+        port = try Self.waitForPort(in: output, of: process)
     }
+
+    /// The last lines the proxy and its nodes wrote to standard error.
+    var log: String { output.text }
 
     /// A loopback port that was free a moment ago, for a proxy that must come back on the same
     /// port after a restart.
@@ -58,13 +64,10 @@ final class RunningProxy {
     }
 
     /// Waits for `serving Redis on HOST:PORT;` on the proxy's standard error.
-    private static func readPort(from handle: FileHandle) throws -> Int {
-        var text = ""
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            let data = handle.availableData
-            guard !data.isEmpty else { break }
-            text += String(decoding: data, as: UTF8.self)
+    private static func waitForPort(in output: CapturedOutput, of process: ChildProcess) throws -> Int {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let text = output.text
             if let range = text.range(of: "serving Redis on "),
                 let end = text[range.upperBound...].firstIndex(of: ";"),
                 let colon = text[range.upperBound..<end].lastIndex(of: ":"),
@@ -72,12 +75,15 @@ final class RunningProxy {
             {
                 return port
             }
+            if let ended = process.termination { throw ProxyFailedToStart(output: "it \(ended): \(text)") }
+            usleep(20_000)
         }
-        throw ProxyFailedToStart(output: text)
+        process.send(SIGKILL)
+        throw ProxyFailedToStart(output: "no port within 60 s: \(output.text)")
     }
 
     /// The memory-node processes this proxy started.
-    var nodeProcessIDs: [Int32] { Self.nodeProcessIDs(ofProxy: process.processIdentifier) }
+    var nodeProcessIDs: [Int32] { Self.nodeProcessIDs(ofProxy: process.id) }
 
     /// The live memory-node processes the proxy with process id `pid` started, read from
     /// `/proc` without starting a process, so async tests can poll it.
@@ -99,15 +105,54 @@ final class RunningProxy {
         return text.split(whereSeparator: \.isNewline).first { $0.hasPrefix(field + ":") }.map { String($0.dropFirst(field.count + 1)) }
     }
 
+    /// Sends `signal` and waits for the proxy to exit; SIGKILL if it is still running a minute on.
     func stop(signal: Int32 = SIGINT) {
-        if process.isRunning { kill(process.processIdentifier, signal) }
-        process.waitUntilExit()
+        process.send(signal)
+        if process.waitUntilTerminated(timeout: .seconds(60)) == nil {
+            Issue.record("the proxy ignored signal \(signal) for a minute: \(log)")
+            process.send(SIGKILL)
+            process.waitUntilTerminated()
+        }
     }
 
     deinit {
         stop(signal: SIGKILL)
-        errorOutput.fileHandleForReading.readabilityHandler = nil
+        output.stop()
         if ownsDataDirectory { try? FileManager.default.removeItem(at: dataDirectory) }
+    }
+}
+
+/// The tail of what a child wrote to a pipe, collected on a thread of its own.
+final class CapturedOutput: Sendable {
+    private struct State {
+        var bytes: [UInt8] = []
+        var stopped = false
+    }
+
+    private static let limit = 256 << 10
+    private let state = Mutex(State())
+
+    var text: String { state.withLock { String(decoding: $0.bytes, as: UTF8.self) } }
+
+    /// Reads `pipe` until every writer has closed it or ``stop()`` is called.
+    func collect(from pipe: PipeReader) {
+        while true {
+            switch pipe.read(timeout: .milliseconds(200)) {
+            case .bytes(let bytes):
+                state.withLock { state in
+                    state.bytes += bytes
+                    if state.bytes.count > Self.limit { state.bytes.removeFirst(state.bytes.count - Self.limit) }
+                }
+            case .endOfFile:
+                return
+            case .timedOut:
+                if state.withLock(\.stopped) { return }
+            }
+        }
+    }
+
+    func stop() {
+        state.withLock { $0.stopped = true }
     }
 }
 
@@ -116,10 +161,11 @@ struct ProxyFailedToStart: Error, CustomStringConvertible {
     var description: String { "infinistore serve did not start: \(output)" }
 }
 
-/// Runs a program and returns its standard output.
+/// Runs a program and returns its standard output; one still running after five minutes is
+/// killed and the test fails.
 @discardableResult
 func run(_ executable: String, _ arguments: [String], input: Data? = nil) throws -> String {
-    String(decoding: try runProcess(executable, arguments, input: input).output, as: UTF8.self)
+    String(decoding: try runProcess(executable, arguments, input: input, timeout: .seconds(300)).output, as: UTF8.self)
 }
 
 @discardableResult
