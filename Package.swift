@@ -214,6 +214,14 @@ let package = Package(
             dependencies: ["InfiniCoding", "InfiniCodingReference"]
         ),
         .testTarget(
+            name: "InfiniNodeTests",
+            dependencies: [
+                "InfiniNode",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "ProcessSpawningTests",
             dependencies: ["ProcessSpawning"]
         ),

@@ -3,8 +3,10 @@ import InfiniNodeProtocol
 import RESP
 
 /// Ends a node's stay when no request is expected any more: after each request it waits a short
-/// window measured from the recent gaps between requests, then says `BYE` and closes the link,
-/// so the invocation returns and billing stops. No fixed timeouts beyond the bounds below.
+/// window measured from the recent gaps between requests, then says `BYE`; the proxy closes the
+/// link once nothing of its own is on the way, so the invocation returns and billing stops. A
+/// request that crossed the `BYE` is served and the wait starts over; a proxy that never answers
+/// is left after ``unansweredGoodbyeLimit``.
 final class IdleReturnHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -15,6 +17,8 @@ final class IdleReturnHandler: ChannelDuplexHandler {
     static let firstRequestWindow = TimeAmount.seconds(1)
     static let shortestWindow = TimeAmount.milliseconds(100)
     static let longestWindow = TimeAmount.seconds(2)
+    /// How long a `BYE` may go unanswered (no close, no request) before the node closes itself.
+    static let unansweredGoodbyeLimit = TimeAmount.seconds(5)
 
     /// Whether the node still has work that must finish before it returns (COS writes).
     private let isBusy: @Sendable () -> Bool
@@ -22,7 +26,7 @@ final class IdleReturnHandler: ChannelDuplexHandler {
     /// Exponentially weighted mean gap between reads, in nanoseconds.
     private var meanGap: Double?
     private var timer: Scheduled<Void>?
-    private var closing = false
+    private var saidGoodbye = false
 
     init(isBusy: @escaping @Sendable () -> Bool = { false }) {
         self.isBusy = isBusy
@@ -44,6 +48,7 @@ final class IdleReturnHandler: ChannelDuplexHandler {
             meanGap = meanGap.map { 0.8 * $0 + 0.2 * gap } ?? gap
         }
         lastRead = now
+        saidGoodbye = false
         arm(context: context, after: window)
         context.fireChannelRead(data)
     }
@@ -65,7 +70,6 @@ final class IdleReturnHandler: ChannelDuplexHandler {
 
     private func arm(context: ChannelHandlerContext, after delay: TimeAmount) {
         timer?.cancel()
-        guard !closing else { return }
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleTask(in: delay) {
@@ -74,18 +78,19 @@ final class IdleReturnHandler: ChannelDuplexHandler {
     }
 
     private func sayGoodbye(context: ChannelHandlerContext) {
-        guard !closing else { return }
+        if saidGoodbye {
+            context.close(promise: nil)
+            return
+        }
         if isBusy() {
             arm(context: context, after: Self.shortestWindow)
             return
         }
-        closing = true
+        saidGoodbye = true
         var bye = context.channel.allocator.buffer(capacity: 16)
         bye.writePushHeader(1, protocol: .v3)
         bye.writeBulkString(NodeProtocol.bye)
-        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        context.writeAndFlush(wrapOutboundOut(bye)).whenComplete { _ in
-            loopBound.value.close(promise: nil)
-        }
+        context.writeAndFlush(wrapOutboundOut(bye), promise: nil)
+        arm(context: context, after: Self.unansweredGoodbyeLimit)
     }
 }

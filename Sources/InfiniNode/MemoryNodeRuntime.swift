@@ -61,7 +61,7 @@ public struct MemoryNodeRuntime: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
-                        IdleReturnHandler { (persister?.backlog ?? 0) > 0 },
+                        IdleReturnHandler { (persister?.backlog ?? 0) > 0 || tally.isReading },
                         NodeRequestHandler(memory: memory, persister: persister, tally: tally)
                     )
                 }

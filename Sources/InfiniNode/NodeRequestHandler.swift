@@ -11,11 +11,16 @@ final class NodeRequestHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    /// How many requests the link served, readable once it has closed.
+    /// How many requests the link served, readable once it has closed, and how many reads
+    /// from the COS are still to be answered (the node must not return before they are).
     final class Tally: Sendable {
         private let count = Atomic(0)
+        private let readsInFlight = Atomic(0)
         var value: Int { count.load(ordering: .relaxed) }
+        var isReading: Bool { readsInFlight.load(ordering: .relaxed) > 0 }
         func add(_ n: Int) { count.add(n, ordering: .relaxed) }
+        func readStarted() { readsInFlight.add(1, ordering: .relaxed) }
+        func readAnswered() { readsInFlight.subtract(1, ordering: .relaxed) }
     }
 
     private let memory: ChunkMemory
@@ -121,9 +126,11 @@ extension NodeRequestHandler {
     /// the node lost its memory (a reclaimed sandbox comes back empty), each chunk costs one COS
     /// read, the first time it is asked for, and only that request waits for it.
     private func readThrough(_ request: [ByteBuffer], _ objectName: ObjectName, from persister: ChunkPersister, channel: any Channel) {
-        let memory = self.memory
+        let (memory, tally) = (self.memory, self.tally)
         let (id, name) = (ByteBuffer(buffer: request[1]), ByteBuffer(buffer: request[2]))
+        tally.readStarted()
         Task {
+            defer { tally.readAnswered() }
             let bytes = await persister.load(objectName)
             if let bytes { memory.store(name, bytes) }
             var reply = ByteBuffer()

@@ -4,7 +4,9 @@
 /// the proxy answers `+OK` or drops the connection unread. Then the proxy sends requests, each an
 /// array of bulk strings `[command, requestID, arguments…]`, and the node answers each with an
 /// array `[requestID, result, usedBytes]`. Requests are matched by id, so several can be in flight.
-/// Before an idle node returns from its invocation it sends the push `>1 BYE` and closes.
+/// An idle node asks to return with the push `>1 BYE` and keeps serving: the proxy closes the
+/// link once no request of its own is on the way, which ends the invocation; a request that
+/// crossed the `BYE` is simply answered, and the node asks again when idle once more.
 ///
 /// A node with a COS writes every chunk through to it and then sends the push
 /// `>2 PERSISTED <chunk>`, or `>3 PERSISTFAILED <chunk> <reason>` when it gave up; it does not

@@ -117,7 +117,7 @@ final class NodeLinkHandler: ChannelInboundHandler {
     /// Writes a request's frame, given in parts so large bodies are not copied into it.
     func send(id: Int64, parts: [ByteBuffer], promise: EventLoopPromise<RESPValue>) {
         guard closedReason == nil, let context else {
-            promise.fail(NodeLinkClosed(node: nodeID, reason: closedReason ?? "the link closed"))
+            promise.fail(NodeLinkClosed(node: nodeID, reason: closedReason ?? "the link closed", nodeReturned: returned))
             return
         }
         waiting[id] = (promise, .now() + requestTimeout)
@@ -155,11 +155,13 @@ final class NodeLinkHandler: ChannelInboundHandler {
         pending.discardReadBytes()
     }
 
-    /// Handles a push from the node; returns false once the node said goodbye.
+    /// Handles a push from the node; returns false once the node may go.
     private func notice(_ fields: [RESPValue]) -> Bool {
         let chunk = fields.count >= 2 ? fields[1].stringValue.flatMap(ChunkID.init) : nil
         switch fields.first?.stringValue {
         case NodeProtocol.bye:
+            // Requests on their way crossed the goodbye: the node answers them and asks again.
+            guard waiting.isEmpty else { return true }
             returned = true
             close(reason: "the node returned")
             return false
@@ -191,7 +193,7 @@ final class NodeLinkHandler: ChannelInboundHandler {
         let all = waiting
         waiting.removeAll()
         deadlineSweep?.cancel()
-        for request in all.values { request.promise.fail(NodeLinkClosed(node: nodeID, reason: reason)) }
+        for request in all.values { request.promise.fail(NodeLinkClosed(node: nodeID, reason: reason, nodeReturned: returned)) }
         self.context = nil
         if !returned { persistence?.nodeLost(nodeID) }
         onClose()
@@ -203,5 +205,7 @@ final class NodeLinkHandler: ChannelInboundHandler {
 struct NodeLinkClosed: Error, CustomStringConvertible {
     let node: Int
     let reason: String
+    /// Whether the node went idle and returned (its memory intact) rather than broke away.
+    let nodeReturned: Bool
     var description: String { "memory node \(node): \(reason)" }
 }

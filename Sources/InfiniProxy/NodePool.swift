@@ -174,11 +174,13 @@ public final class NodePool: Sendable {
         if case .failure(let error) = outcome {
             failActivation(event, NodeUnavailable(node: event.nodeID, reason: "\(error)"))
         } else {
-            failActivation(event, NodeUnavailable(node: event.nodeID, reason: "returned without connecting"))
+            // It came up and found nothing to do in its first-request window (a proxy too busy
+            // to use it in time): as routine as a node returning mid-request, and retried alike.
+            failActivation(event, NodeLinkClosed(node: event.nodeID, reason: "returned without connecting", nodeReturned: true))
         }
     }
 
-    private func failActivation(_ event: InvocationEvent, _ error: NodeUnavailable) {
+    private func failActivation(_ event: InvocationEvent, _ error: any Error) {
         let waiters = state.withLock { state -> [CheckedContinuation<NodeLink, any Error>] in
             guard let activation = state.activations[event.nodeID], activation.session == event.session else { return [] }
             state.activations[event.nodeID] = nil
@@ -189,8 +191,8 @@ public final class NodePool: Sendable {
 }
 
 /// The data path's view of one pooled node: each request goes over the node's current link,
-/// invoking the node when it sleeps, and is retried once on a fresh link if the node returned
-/// while the request was on its way.
+/// invoking the node when it sleeps, and is retried on a fresh link if the link closed while the
+/// request was on its way.
 struct RemoteChunkNode: ChunkNode {
     let id: Int
     let pool: NodePool
@@ -213,11 +215,17 @@ struct RemoteChunkNode: ChunkNode {
         _ = try? await request(.delete, chunks.map { ByteBuffer(string: $0.description) })
     }
 
+    /// A node returning while a request is on its way is routine (it saw no request for its
+    /// idle window, say while the proxy was busy), so such a request is sent again on a fresh
+    /// link a few times; a link that broke is retried once.
     private func request(_ command: NodeProtocol.Command, _ arguments: [ByteBuffer]) async throws -> RESPValue {
-        do {
-            return try await pool.link(for: id).request(command, arguments)
-        } catch is NodeLinkClosed {
-            return try await pool.link(for: id).request(command, arguments)
+        var attempt = 1
+        while true {
+            do {
+                return try await pool.link(for: id).request(command, arguments)
+            } catch let closed as NodeLinkClosed where attempt < (closed.nodeReturned ? 4 : 2) {
+                attempt += 1
+            }
         }
     }
 }
