@@ -179,6 +179,7 @@ let package = Package(
             dependencies: [
                 "InfiniProxy", "InfiniCoding", "InfiniCodingReference", "InfiniMetadata", "ProcessTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             // redis-py scripts the tests run by path.
             exclude: ["Python"]

@@ -22,8 +22,8 @@ import Testing
         let waiting = Task { try await nodes[0].fetch(chunk) }
         try await Task.sleep(for: .milliseconds(200))
         running.cancel()
-        let error = await #expect(throws: NodeUnavailable.self) { try await waiting.value }
-        #expect(error?.reason == "the proxy is shutting down")
+        // Failed by the stop, or by its own invocation's cancellation if that came first.
+        await #expect(throws: NodeUnavailable.self) { try await waiting.value }
         let later = await #expect(throws: NodeUnavailable.self) { try await nodes[1].fetch(chunk) }
         #expect(later?.reason == "the proxy is shutting down")
         await running.value
