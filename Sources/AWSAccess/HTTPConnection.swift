@@ -51,7 +51,7 @@ final class HTTPConnection: Sendable {
         let serverName = Self.isIPAddress(endpoint.host) ? nil : endpoint.host
         // The connection is handed out only once TLS is up, so a refused certificate is the
         // connection's error rather than a request's on a channel that has just closed.
-        let handshake = group.any().makePromise(of: Void.self)
+        let handshake = tls.map { _ in group.any().makePromise(of: Void.self) }
         do {
             let channel = try await ClientBootstrap(group: group)
                 .connectTimeout(limits.connectTimeout)
@@ -59,7 +59,7 @@ final class HTTPConnection: Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let pipeline = channel.pipeline.syncOperations
-                        if let tls {
+                        if let tls, let handshake {
                             try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
                             try pipeline.addHandler(HandshakeWaiter(handshake: handshake))
                         }
@@ -69,9 +69,7 @@ final class HTTPConnection: Sendable {
                 }
                 .connect(host: endpoint.host, port: endpoint.port)
                 .get()
-            if tls == nil {
-                handshake.succeed()
-            } else {
+            if let handshake {
                 let timeout = channel.eventLoop.scheduleTask(in: limits.connectTimeout) {
                     handshake.fail(AWSError(.timedOut, "no TLS handshake within \(limits.connectTimeout.nanoseconds / 1_000_000) ms"))
                     channel.close(promise: nil)
@@ -81,7 +79,7 @@ final class HTTPConnection: Sendable {
             }
             return HTTPConnection(channel: channel, endpoint: endpoint, requestTimeout: limits.requestTimeout)
         } catch {
-            handshake.fail(error)
+            handshake?.fail(error)
             throw AWSError(.connectionFailed, "cannot connect to \(endpoint): \(error)")
         }
     }
