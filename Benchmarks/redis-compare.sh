@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 REDIS_PORT=${REDIS_PORT:-7400}
 PROXY_PORT=${PROXY_PORT:-7401}
 NODE_PORT=${NODE_PORT:-7402}
+UNCACHED_PORT=${UNCACHED_PORT:-7403}
+UNCACHED_NODE_PORT=${UNCACHED_NODE_PORT:-7404}
 CASES=(
     "1 KiB|-n 20000 -d 1024"
     "1 KiB, -P 16|-n 100000 -d 1024 -P 16"
@@ -14,18 +16,26 @@ CASES=(
 )
 
 command -v redis-server >/dev/null || { echo "redis-server is needed: apt-get install redis-server" >&2; exit 1; }
+data=$(mktemp -d)
 redis-server --port "$REDIS_PORT" --save "" --appendonly no --daemonize yes >/dev/null
-.build/release/infinistore serve --port "$PROXY_PORT" --node-port "$NODE_PORT" 2>/dev/null &
+# Two proxies with the defaults, one without its read cache, so reads of the benchmark's one hot
+# key are measured both from the proxy's memory and from the nodes. Each runs alone: the other
+# is idle while one is measured.
+.build/release/infinistore serve --port "$PROXY_PORT" --node-port "$NODE_PORT" --data-dir "$data/cached" 2>/dev/null &
 proxy=$!
-trap 'redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; kill -INT $proxy 2>/dev/null || true; wait $proxy 2>/dev/null || true' EXIT
+.build/release/infinistore serve --port "$UNCACHED_PORT" --node-port "$UNCACHED_NODE_PORT" --data-dir "$data/uncached" \
+    --read-cache 0 2>/dev/null &
+uncached=$!
+trap 'redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; kill -INT $proxy $uncached 2>/dev/null || true; wait $proxy $uncached 2>/dev/null || true; rm -rf "$data"' EXIT
 sleep 1
 
 rps() { # port, args, command → requests per second
     redis-benchmark -p "$1" -c 50 -t "${3,,}" $2 -q 2>/dev/null | tr '\r' '\n' | awk -v c="$3:" '$1 == c && /requests per second/ { print $2 }'
 }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 
-echo "| case | command | redis-server rps | infinistore rps | infinistore ÷ redis-server |"
-echo "|---|---|---:|---:|---:|"
+echo "| case | command | redis-server rps | infinistore rps | ÷ redis-server | no read cache rps | ÷ redis-server |"
+echo "|---|---|---:|---:|---:|---:|---:|"
 for entry in "${CASES[@]}"; do
     name=${entry%%|*}
     args=${entry#*|}
@@ -33,8 +43,8 @@ for entry in "${CASES[@]}"; do
         echo "running $name $command" >&2
         base=$(rps "$REDIS_PORT" "$args" "$command")
         ours=$(rps "$PROXY_PORT" "$args" "$command")
-        ratio=$(awk -v a="$ours" -v b="$base" 'BEGIN { printf "%.3f", a / b }')
-        echo "| $name | $command | $base | $ours | $ratio |"
+        bare=$(rps "$UNCACHED_PORT" "$args" "$command")
+        echo "| $name | $command | $base | $ours | $(ratio "$ours" "$base") | $bare | $(ratio "$bare" "$base") |"
     done
 done
-echo "proxy RSS after the runs: $(( $(ps -o rss= -p $proxy) / 1024 )) MiB"
+echo "proxy RSS after the runs: $(( $(ps -o rss= -p $proxy) / 1024 )) MiB (no read cache: $(( $(ps -o rss= -p $uncached) / 1024 )) MiB)"

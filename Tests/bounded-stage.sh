@@ -20,7 +20,9 @@ while :; do
 	status=$?
 	kill -0 $stage 2>/dev/null || break
 done
-pkill -P $watchdog 2>/dev/null
+# The watchdog goes first, so no shell is left to report its sleep's end as "Terminated".
+sleeper=$(pgrep -P $watchdog)
 kill $watchdog 2>/dev/null
+[ -n "$sleeper" ] && kill $sleeper 2>/dev/null
 [ $status -eq 124 ] && echo "error: stopped after $limit s: $*" >&2
 exit $status

@@ -49,7 +49,10 @@ public final class ChunkPersister: Sendable {
 
     /// The COS object that holds a chunk of the given name.
     public static func objectName(forChunk chunk: String) throws -> ObjectName {
-        try ObjectName(NodeProtocol.storageName(ofChunk: chunk))
+        guard let name = NodeProtocol.storageName(ofChunk: chunk) else {
+            throw ObjectStorageError(.invalidName, "invalid chunk name '\(chunk.prefix(80))'")
+        }
+        return try ObjectName(name)
     }
 
     /// Chunks queued or being written.

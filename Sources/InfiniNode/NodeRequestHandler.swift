@@ -92,10 +92,14 @@ final class NodeRequestHandler: ChannelInboundHandler {
         replies.writeArrayHeader(3)
         replies.writeBulkString(request[1])
         switch (command, request.count) {
-        case (.set, 4):
+        case (.set, 4), (.set, 5):
+            guard request.count == 4 || request[4].readableBytesView.elementsEqual(NodeProtocol.memoryOnly.utf8) else {
+                replies.writeError("ERR unknown chunk flag")
+                break
+            }
             let name = ByteBuffer(buffer: request[2])
             let bytes = ByteBuffer(buffer: request[3])
-            if let persister {
+            if let persister, request.count == 4 {
                 guard let objectName = try? ChunkPersister.objectName(forChunk: String(buffer: name)) else {
                     replies.writeError("ERR invalid chunk name")
                     break

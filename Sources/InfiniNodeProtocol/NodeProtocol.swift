@@ -8,18 +8,21 @@
 /// link once no request of its own is on the way, which ends the invocation; a request that
 /// crossed the `BYE` is simply answered, and the node asks again when idle once more.
 ///
-/// A node with a COS writes every chunk through to it and then sends the push
-/// `>2 PERSISTED <chunk>`, or `>3 PERSISTFAILED <chunk> <reason>` when it gave up; it does not
-/// return while writes are pending, so every notice arrives before its `BYE`.
+/// A node with a COS writes every chunk through to it, except those stored with `MEMORY`, and
+/// then sends the push `>2 PERSISTED <chunk>`, or `>3 PERSISTFAILED <chunk> <reason>` when it
+/// gave up; it does not return while writes are pending, so every notice arrives before its `BYE`.
 public enum NodeProtocol {
     public static let hello = "NODE-HELLO"
     public static let bye = "BYE"
     public static let persisted = "PERSISTED"
     public static let persistFailed = "PERSISTFAILED"
+    /// The flag of a chunk kept in node memory only: a parity chunk, which the data chunks in the
+    /// COS can always rebuild.
+    public static let memoryOnly = "MEMORY"
 
     /// Request commands.
     public enum Command: String, Sendable {
-        /// `CSET id chunk bytes` → `+OK`
+        /// `CSET id chunk bytes [MEMORY]` → `+OK`
         case set = "CSET"
         /// `CGET id chunk` → bulk bytes, or null when the node does not hold it
         case get = "CGET"
@@ -29,9 +32,30 @@ public enum NodeProtocol {
         case ping = "CPING"
     }
 
-    /// The COS object a node writes a chunk to: chunk names are unique for good, so the name is
-    /// the chunk's and nodes never overwrite one another.
-    public static func storageName(ofChunk chunk: String) -> String { "chunks/" + chunk }
+    /// The COS object a node writes a chunk to: `chunks/XY/VERSION-STRIPE-SHARD`, with `XY` the
+    /// version's low byte in hex. Chunk names are unique for good, so nodes never overwrite one
+    /// another. The 256 directories are made once and reused, so storing a chunk in the file COS
+    /// never creates a directory (creating inodes is what a local disk spends most on) and
+    /// deleting one never leaves an empty directory behind; on S3 the spread prefixes share load.
+    public static func storageName(version: UInt64, stripe: Int, shard: Int) -> String {
+        let low = version & 0xFF
+        return "chunks/\(low < 16 ? "0" : "")\(String(low, radix: 16))/\(version)-\(stripe)-\(shard)"
+    }
+
+    /// ``storageName(version:stripe:shard:)`` of a chunk named `version/stripe/shard` on the
+    /// wire; nil for any other name.
+    public static func storageName(ofChunk chunk: String) -> String? {
+        parseChunkName(chunk).map { storageName(version: $0.version, stripe: $0.stripe, shard: $0.shard) }
+    }
+
+    /// The parts of a chunk named `version/stripe/shard` on the wire; nil for any other name.
+    public static func parseChunkName(_ chunk: String) -> (version: UInt64, stripe: Int, shard: Int)? {
+        let parts = chunk.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 3, let version = UInt64(parts[0]), let stripe = Int(parts[1]), let shard = Int(parts[2]),
+            stripe >= 0, shard >= 0
+        else { return nil }
+        return (version, stripe, shard)
+    }
 
     /// The largest chunk a link accepts: a shard of a stripe plus its header, with room to spare.
     public static let maximumFrameLength = 64 << 20

@@ -19,7 +19,8 @@ final class ChunkCollector: Sendable {
     private let nodes: [any ChunkNode]
     private let storage: (any ObjectStorage)?
     private let persistence: PersistenceTracker?
-    private let queued = Mutex<[Int: [ChunkID]]>([:])
+    /// Per node index, the chunks to free there and whether each is in the COS too.
+    private let queued = Mutex<[Int: [(chunk: ChunkID, inStorage: Bool)]]>([:])
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
 
@@ -30,12 +31,13 @@ final class ChunkCollector: Sendable {
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Queues chunks to free, each with the index of the node that holds it.
-    func collect(_ chunks: [(nodeIndex: Int, chunk: ChunkID)]) {
+    /// Queues chunks to free, each with the index of the node that holds it and whether it was
+    /// written to the COS.
+    func collect(_ chunks: [(nodeIndex: Int, chunk: ChunkID, inStorage: Bool)]) {
         persistence?.forget(chunks.lazy.map(\.chunk))
         let wasEmpty = queued.withLock { queued in
             let wasEmpty = queued.isEmpty
-            for (nodeIndex, chunk) in chunks { queued[nodeIndex, default: []].append(chunk) }
+            for (nodeIndex, chunk, inStorage) in chunks { queued[nodeIndex, default: []].append((chunk, inStorage)) }
             return wasEmpty
         }
         if wasEmpty { wake.yield() }
@@ -65,8 +67,9 @@ final class ChunkCollector: Sendable {
                     var start = 0
                     while start < chunks.count {
                         let end = min(start + Self.batchLimit, chunks.count)
-                        await node.remove(Array(chunks[start..<end]))
-                        await self.deleteFromStorage(chunks[start..<end])
+                        let batch = chunks[start..<end]
+                        await node.remove(batch.map(\.chunk))
+                        await self.deleteFromStorage(batch.filter(\.inStorage).map(\.chunk))
                         start = end
                     }
                 }
@@ -74,7 +77,7 @@ final class ChunkCollector: Sendable {
         }
     }
 
-    private func deleteFromStorage(_ chunks: ArraySlice<ChunkID>) async {
+    private func deleteFromStorage(_ chunks: [ChunkID]) async {
         guard let storage else { return }
         await withTaskGroup(of: Void.self) { group in
             var running = 0

@@ -4,6 +4,6 @@ import InfiniNodeProtocol
 extension ChunkID {
     /// The COS object the chunk's node writes it to.
     var storageName: ObjectName {
-        get throws { try ObjectName(NodeProtocol.storageName(ofChunk: description)) }
+        get throws { try ObjectName(NodeProtocol.storageName(version: version, stripe: stripe, shard: shard)) }
     }
 }

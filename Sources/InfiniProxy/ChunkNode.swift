@@ -1,3 +1,4 @@
+import InfiniNodeProtocol
 public import NIOCore
 
 /// The name of one chunk: versions are unique across the proxy, so version, stripe and shard
@@ -17,11 +18,8 @@ public struct ChunkID: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses the `version/stripe/shard` form of ``description``.
     public init?(_ text: String) {
-        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 3, let version = UInt64(parts[0]), let stripe = Int(parts[1]), let shard = Int(parts[2]),
-            stripe >= 0, shard >= 0
-        else { return nil }
-        self.init(version: version, stripe: stripe, shard: shard)
+        guard let parts = NodeProtocol.parseChunkName(text) else { return nil }
+        self.init(version: parts.version, stripe: parts.stripe, shard: parts.shard)
     }
 }
 
@@ -29,7 +27,8 @@ public struct ChunkID: Hashable, Sendable, CustomStringConvertible {
 public protocol ChunkNode: Sendable {
     /// The node's logical id.
     var id: Int { get }
-    func store(_ chunk: ChunkID, bytes: ByteBuffer) async throws
+    /// Keeps the chunk in the node's memory, and with `persist`, writes it through to the COS.
+    func store(_ chunk: ChunkID, bytes: ByteBuffer, persist: Bool) async throws
     /// The chunk's bytes, or nil if the node does not hold it.
     func fetch(_ chunk: ChunkID) async throws -> ByteBuffer?
     func remove(_ chunks: [ChunkID]) async
@@ -52,7 +51,7 @@ public actor InProcessChunkNode: ChunkNode {
 
     public var storedBytes: Int { chunks.values.reduce(0) { $0 + $1.readableBytes } }
 
-    public func store(_ chunk: ChunkID, bytes: ByteBuffer) throws {
+    public func store(_ chunk: ChunkID, bytes: ByteBuffer, persist: Bool) throws {
         guard !isFailed else { throw NodeUnavailable(node: id, reason: "failed on purpose") }
         chunks[chunk] = bytes
     }

@@ -74,4 +74,9 @@ extension KeyMetadata {
             }
         }
     }
+
+    /// Whether the chunks of `shard` go to the COS: the data shards do; parity stays in node
+    /// memory, since the data chunks rebuild it. A replicated object (`d = 1`) is thus written
+    /// to the COS once, not `1 + p` times.
+    func isPersisted(shard: Int) -> Bool { shard < descriptor.geometry.dataShards }
 }

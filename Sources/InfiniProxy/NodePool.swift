@@ -197,8 +197,10 @@ struct RemoteChunkNode: ChunkNode {
     let id: Int
     let pool: NodePool
 
-    func store(_ chunk: ChunkID, bytes: ByteBuffer) async throws {
-        let reply = try await request(.set, [ByteBuffer(string: chunk.description), bytes])
+    func store(_ chunk: ChunkID, bytes: ByteBuffer, persist: Bool) async throws {
+        var arguments = [ByteBuffer(string: chunk.description), bytes]
+        if !persist { arguments.append(ByteBuffer(string: NodeProtocol.memoryOnly)) }
+        let reply = try await request(.set, arguments)
         guard reply.stringValue == "OK" else { throw NodeUnavailable(node: id, reason: "refused a chunk: \(reply)") }
     }
 

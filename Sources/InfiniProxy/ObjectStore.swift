@@ -21,19 +21,29 @@ public actor ObjectStore {
         public var maximumShardLength: Int
         public var compression: CompressionPolicy
         public var durability: Durability
+        /// Bytes of hot small values the proxy keeps to answer reads without the nodes; 0: none.
+        public var readCacheCapacity: Int
+
+        /// The default read cache: small next to a proxy's memory, large enough for a working
+        /// set of tens of thousands of small values.
+        public static let defaultReadCacheCapacity = 64 << 20
+        /// Longer values are never kept in the read cache.
+        public static let readCacheMaximumValueLength = 64 << 10
 
         public init(
             geometry: ErasureGeometry,
             smallObjectThreshold: Int = 4096,
             maximumShardLength: Int = ObjectEncoder.defaultMaximumShardLength,
             compression: CompressionPolicy = .default,
-            durability: Durability = .memory
+            durability: Durability = .memory,
+            readCacheCapacity: Int = defaultReadCacheCapacity
         ) {
             self.geometry = geometry
             self.smallObjectThreshold = smallObjectThreshold
             self.maximumShardLength = maximumShardLength
             self.compression = compression
             self.durability = durability
+            self.readCacheCapacity = readCacheCapacity
         }
     }
 
@@ -108,6 +118,7 @@ public actor ObjectStore {
     private let collector: ChunkCollector
     private var encoder: ObjectEncoder
     private var keyspace = Keyspace()
+    private var readCache: ReadCache
     private var lastVersion: UInt64 = 0
     private var journal: MetadataJournal?
     private let clock = UnixClock()
@@ -141,6 +152,7 @@ public actor ObjectStore {
         self.persistence = persistence
         self.collector = ChunkCollector(nodes: nodes, storage: storage, persistence: persistence)
         self.encoder = ObjectEncoder(maximumShardLength: configuration.maximumShardLength, compression: configuration.compression)
+        self.readCache = ReadCache(capacity: configuration.readCacheCapacity, maximumValueLength: Configuration.readCacheMaximumValueLength)
         if let metadata {
             for (key, entry) in metadata.recovered.entries { keyspace.insert(entry, for: ByteBuffer(bytes: key)) }
             lastVersion = metadata.recovered.highestVersion
@@ -161,6 +173,9 @@ public actor ObjectStore {
         public var unpersistedBytes: Int
         /// Chunks of discarded versions not yet freed.
         public var garbageChunks: Int
+        /// Bytes in the read cache, and reads it answered.
+        public var readCacheBytes: Int
+        public var readCacheHits: Int
     }
 
     public var statistics: Statistics {
@@ -173,7 +188,9 @@ public actor ObjectStore {
             misses: missCount,
             unpersistedChunks: persistence?.unpersistedCount ?? 0,
             unpersistedBytes: persistence?.unpersistedBytes ?? 0,
-            garbageChunks: collector.backlog
+            garbageChunks: collector.backlog,
+            readCacheBytes: readCache.bytes,
+            readCacheHits: readCache.hits
         )
     }
 
@@ -326,14 +343,15 @@ public actor ObjectStore {
                     for (shard, bytes) in chunks.enumerated() {
                         let node = nodes[placement[shard]]
                         let id = ChunkID(version: version, stripe: stripe, shard: shard)
-                        persistence?.track(id, node: placement[shard], bytes: bytes)
-                        group.addTask { try await node.store(id, bytes: bytes) }
+                        let persist = entry.isPersisted(shard: shard)
+                        if persist { persistence?.track(id, node: placement[shard], bytes: bytes) }
+                        group.addTask { try await node.store(id, bytes: bytes, persist: persist) }
                     }
                     try await group.waitForAll()
                 }
             }
             if configuration.durability == .cos, let persistence {
-                try await persistence.waitUntilPersisted(entry.chunkIDs.map(\.chunk))
+                try await persistence.waitUntilPersisted(entry.chunkIDs.map(\.chunk).filter { entry.isPersisted(shard: $0.shard) })
             }
         } catch {
             // Chunks of stripes already stored would otherwise stay on the nodes for good.
@@ -346,7 +364,7 @@ public actor ObjectStore {
     /// The committed value of `key`, or nil if there is none.
     public func get(_ key: ByteBuffer) async throws -> ByteBuffer? {
         guard let entry = lookup(key) else { return nil }
-        return try await read(entry, range: 0..<entry.descriptor.length)
+        return try await read(entry, of: key, range: 0..<entry.descriptor.length)
     }
 
     /// The committed values of several keys (MGET), all pinned at one moment and read in
@@ -356,7 +374,8 @@ public actor ObjectStore {
         return try await withThrowingTaskGroup(of: (Int, ByteBuffer).self) { group in
             for (index, entry) in entries.enumerated() {
                 guard let entry else { continue }
-                group.addTask { (index, try await self.read(entry, range: 0..<entry.descriptor.length)) }
+                let key = keys[index]
+                group.addTask { (index, try await self.read(entry, of: key, range: 0..<entry.descriptor.length)) }
             }
             var values = [ByteBuffer?](repeating: nil, count: keys.count)
             for try await (index, value) in group { values[index] = value }
@@ -368,13 +387,13 @@ public actor ObjectStore {
     /// the stripes that overlap it; nil if the key does not exist.
     public func get(_ key: ByteBuffer, range: Range<Int>) async throws -> ByteBuffer? {
         guard let entry = lookup(key) else { return nil }
-        return try await read(entry, range: range)
+        return try await read(entry, of: key, range: range)
     }
 
     /// The value of `key`, which is then deleted unless a newer version was committed meanwhile.
     public func getAndDelete(_ key: ByteBuffer) async throws -> ByteBuffer? {
         guard let entry = lookup(key) else { return nil }
-        let value = try await read(entry, range: 0..<entry.descriptor.length)
+        let value = try await read(entry, of: key, range: 0..<entry.descriptor.length)
         if keyspace[key]?.descriptor.version == entry.descriptor.version { try await delete(key) }
         return value
     }
@@ -382,7 +401,7 @@ public actor ObjectStore {
     /// The value of `key`, whose TTL is then changed by `expiry` (GETEX).
     public func getAndUpdateExpiry(_ key: ByteBuffer, expiry: ExpiryUpdate) async throws -> ByteBuffer? {
         guard let entry = lookup(key) else { return nil }
-        let value = try await read(entry, range: 0..<entry.descriptor.length)
+        let value = try await read(entry, of: key, range: 0..<entry.descriptor.length)
         switch expiry {
         case .keep: break
         case .clear: try await setExpiry(nil, of: key)
@@ -468,10 +487,27 @@ public actor ObjectStore {
         discard(entry)
     }
 
-    /// Decodes the stripes of `entry` that overlap `range` and returns the bytes in it.
-    private func read(_ entry: Entry, range: Range<Int>) async throws -> ByteBuffer {
+    /// The bytes of `key`'s version `entry` in `range`: from the read cache, or decoded from the
+    /// stripes that overlap `range`. A whole value read from the nodes is cached if `entry` is
+    /// still the key's committed version once it arrives.
+    private func read(_ entry: Entry, of key: ByteBuffer, range: Range<Int>) async throws -> ByteBuffer {
         let descriptor = entry.descriptor
         let wanted = range.clamped(to: 0..<descriptor.length)
+        if var cached = readCache.value(of: entry.version) {
+            cached.moveReaderIndex(forwardBy: wanted.lowerBound)
+            cached.moveWriterIndex(to: cached.readerIndex + wanted.count)
+            return cached
+        }
+        let value = try await decode(entry, range: wanted)
+        if wanted.count == descriptor.length, keyspace[key]?.version == entry.version {
+            readCache.insert(value, version: entry.version)
+        }
+        return value
+    }
+
+    /// Decodes the stripes of `entry` that overlap `wanted` and returns the bytes in it.
+    private func decode(_ entry: Entry, range wanted: Range<Int>) async throws -> ByteBuffer {
+        let descriptor = entry.descriptor
         var output = ByteBufferAllocator().buffer(capacity: wanted.count)
         var decoder = ObjectDecoder()
         for stripe in descriptor.stripes(overlapping: wanted) {
@@ -502,7 +538,7 @@ public actor ObjectStore {
             [nodes] shard, id in try await nodes[entry.placement[shard]].fetch(id)
         }
         if accepted.chunks.count < wanted, let storage {
-            let missing = entry.placement.indices.filter { !accepted.shards.contains($0) }
+            let missing = entry.placement.indices.filter { !accepted.shards.contains($0) && entry.isPersisted(shard: $0) }
             let fromStorage = await Self.first(wanted - accepted.chunks.count, of: missing, stripe: stripe, of: descriptor) {
                 _, id in try await storage.get(id.storageName)
             }
@@ -583,7 +619,8 @@ public actor ObjectStore {
 
     /// Queues a superseded or deleted version's chunks to be freed on their nodes and in the COS.
     private func discard(_ entry: Entry) {
-        collector.collect(entry.chunkIDs)
+        readCache.remove(entry.version)
+        collector.collect(entry.chunkIDs.map { ($0.nodeIndex, $0.chunk, entry.isPersisted(shard: $0.chunk.shard)) })
     }
 
     /// The store's background work, until cancelled: frees discarded chunks, and writes again
@@ -607,7 +644,7 @@ public actor ObjectStore {
         while !remaining.isEmpty, !Task.isCancelled {
             var failed: [(ChunkID, ByteBuffer)] = []
             for (chunk, bytes) in remaining where persistence.isPending(chunk) {
-                do { try await nodes[node].store(chunk, bytes: bytes) } catch { failed.append((chunk, bytes)) }
+                do { try await nodes[node].store(chunk, bytes: bytes, persist: true) } catch { failed.append((chunk, bytes)) }
             }
             remaining = failed
             if remaining.isEmpty { return }

@@ -64,12 +64,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("proto-max-bulk-len"), help: "Largest value a client may send, in bytes (default: 536870912).")
     var maximumBulkLength: Int?
 
+    @Option(
+        name: .customLong("read-cache"),
+        help: "Bytes of hot values up to 64 KiB kept in the proxy to answer reads without the nodes; 0 turns it off (default: 67108864)."
+    )
+    var readCache: Int?
+
     /// The settings given as flags; a config file fills in the rest.
     private var flags: ServeSettings {
         ServeSettings(
             port: port, nodePort: nodePort, bind: bind, dataDirectory: dataDirectory, cos: cos,
             durability: durability, appendfsync: appendfsync, ec: ec, nodes: nodes, reclaimAfter: reclaimAfter, nodeTimeout: nodeTimeout,
-            requirepass: requirepass, maxclients: maxclients, maximumBulkLength: maximumBulkLength
+            requirepass: requirepass, maxclients: maxclients, maximumBulkLength: maximumBulkLength, readCache: readCache
         )
     }
 
@@ -123,7 +129,7 @@ struct ServeCommand: AsyncParsableCommand {
             persistence: persistence
         )
         let store = ObjectStore(
-            configuration: .init(geometry: settings.geometry, durability: settings.durability),
+            configuration: .init(geometry: settings.geometry, durability: settings.durability, readCacheCapacity: settings.readCacheCapacity),
             nodes: pool.chunkNodes,
             storage: storage,
             persistence: persistence,

@@ -23,6 +23,7 @@ struct ServeSettings: Decodable {
     var requirepass: String?
     var maxclients: Int?
     var maximumBulkLength: Int?
+    var readCache: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case port, bind, cos, durability, appendfsync, ec, nodes, requirepass, maxclients
@@ -31,6 +32,7 @@ struct ServeSettings: Decodable {
         case reclaimAfter = "reclaim-after"
         case nodeTimeout = "node-timeout"
         case maximumBulkLength = "proto-max-bulk-len"
+        case readCache = "read-cache"
     }
 
     /// The settings after layering, with defaults filled in and every value checked.
@@ -50,6 +52,7 @@ struct ServeSettings: Decodable {
         var requirepass: String?
         var maxclients: Int
         var maximumBulkLength: Int
+        var readCacheCapacity: Int
     }
 
     static let fsyncPolicies: [String: MetadataLog.FsyncPolicy] = ["always": .always, "everysec": .everySecond, "no": .never]
@@ -83,7 +86,7 @@ extension ServeSettings {
             nodes: nodes ?? base.nodes, reclaimAfter: reclaimAfter ?? base.reclaimAfter,
             nodeTimeout: nodeTimeout ?? base.nodeTimeout,
             requirepass: requirepass ?? base.requirepass, maxclients: maxclients ?? base.maxclients,
-            maximumBulkLength: maximumBulkLength ?? base.maximumBulkLength
+            maximumBulkLength: maximumBulkLength ?? base.maximumBulkLength, readCache: readCache ?? base.readCache
         )
     }
 
@@ -110,6 +113,8 @@ extension ServeSettings {
         guard maximumBulkLength >= 1, maximumBulkLength <= 1 << 30 else {
             throw ValidationError("--proto-max-bulk-len must be between 1 and 1073741824")
         }
+        let readCacheCapacity = readCache ?? ObjectStore.Configuration.defaultReadCacheCapacity
+        guard readCacheCapacity >= 0 else { throw ValidationError("--read-cache must not be negative") }
         let nodeCount = nodes ?? geometry.totalShards + 2
         guard nodeCount >= geometry.totalShards else {
             throw ValidationError("--nodes \(nodeCount) is fewer than the \(geometry.totalShards) chunks of each object (--ec \(geometry))")
@@ -138,7 +143,8 @@ extension ServeSettings {
             nodeTimeout: .milliseconds(Int64(nodeTimeout * 1000)),
             requirepass: requirepass,
             maxclients: maxclients,
-            maximumBulkLength: maximumBulkLength
+            maximumBulkLength: maximumBulkLength,
+            readCacheCapacity: readCacheCapacity
         )
     }
 }

@@ -17,7 +17,9 @@ actor CountingChunkNode: ChunkNode {
         self.node = InProcessChunkNode(id: id)
     }
 
-    func store(_ chunk: ChunkID, bytes: ByteBuffer) async throws { try await node.store(chunk, bytes: bytes) }
+    func store(_ chunk: ChunkID, bytes: ByteBuffer, persist: Bool) async throws {
+        try await node.store(chunk, bytes: bytes, persist: persist)
+    }
 
     func fetch(_ chunk: ChunkID) async throws -> ByteBuffer? {
         fetched.append(chunk)
@@ -29,8 +31,12 @@ actor CountingChunkNode: ChunkNode {
 
 /// The metadata side of the store: ranged reads, SCAN's guarantee, TTLs and the sweep.
 struct ObjectStoreTests {
-    private static func makeStore(nodes: [any ChunkNode], shardLength: Int = 1024) throws -> ObjectStore {
-        ObjectStore(configuration: .init(geometry: try ErasureGeometry("4+2"), maximumShardLength: shardLength), nodes: nodes)
+    /// A 4+2 store; its read cache is off unless asked for, so reads reach the nodes.
+    private static func makeStore(nodes: [any ChunkNode], shardLength: Int = 1024, readCache: Int = 0) throws -> ObjectStore {
+        ObjectStore(
+            configuration: .init(geometry: try ErasureGeometry("4+2"), maximumShardLength: shardLength, readCacheCapacity: readCache),
+            nodes: nodes
+        )
     }
 
     private static func key(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
@@ -52,6 +58,38 @@ struct ObjectStoreTests {
         let clamped = try #require(try await store.get(Self.key("big"), range: 19_990..<30_000))
         #expect(Array(clamped.readableBytesView) == Array(bytes[19_990...]))
         #expect(try await store.get(Self.key("missing"), range: 0..<10) == nil)
+    }
+
+    @Test func hotValuesComeFromTheReadCacheButNeverAStaleVersion() async throws {
+        let nodes = (0..<6).map { CountingChunkNode(id: $0) }
+        let store = try Self.makeStore(nodes: nodes, readCache: 1 << 20)
+        func fetches() async -> Int {
+            var total = 0
+            for node in nodes { total += await node.fetched.count }
+            return total
+        }
+        try await store.set(Self.key("hot"), value: ByteBuffer(string: "first"))
+        #expect(try await store.get(Self.key("hot")) == ByteBuffer(string: "first"))
+        let afterFirstRead = await fetches()
+        #expect(afterFirstRead > 0)
+        for _ in 0..<3 { #expect(try await store.get(Self.key("hot")) == ByteBuffer(string: "first")) }
+        #expect(try await store.get(Self.key("hot"), range: 1..<3) == ByteBuffer(string: "ir"))
+        #expect(try await store.getAll([Self.key("hot"), Self.key("missing")]) == [ByteBuffer(string: "first"), nil])
+        #expect(await fetches() == afterFirstRead, "a cached value went to the nodes")
+        #expect(await store.statistics.readCacheHits == 5)
+
+        try await store.set(Self.key("hot"), value: ByteBuffer(string: "second"))
+        #expect(await store.statistics.readCacheBytes == 0, "a superseded version stayed cached")
+        #expect(try await store.get(Self.key("hot")) == ByteBuffer(string: "second"))
+        #expect(await fetches() > afterFirstRead)
+        try await store.delete(Self.key("hot"))
+        #expect(try await store.get(Self.key("hot")) == nil)
+        #expect(await store.statistics.readCacheBytes == 0)
+
+        let large = ByteBuffer(repeating: 7, count: ObjectStore.Configuration.readCacheMaximumValueLength + 1)
+        try await store.set(Self.key("large"), value: large)
+        #expect(try await store.get(Self.key("large")) == large)
+        #expect(await store.statistics.readCacheBytes == 0, "a value above the cache's limit was kept")
     }
 
     @Test func supersededAndDeletedVersionsAreFreedOnTheirNodes() async throws {

@@ -6,6 +6,7 @@ import NIOCore
 import Testing
 
 /// Starts a proxy on a free loopback port over in-process memory nodes, runs `body`, and stops it.
+/// The read cache is off, so every read goes to the nodes, failed ones included.
 func withProxy(
     geometry: String = "10+2",
     nodeCount: Int = 14,
@@ -15,7 +16,7 @@ func withProxy(
 ) async throws {
     let nodes = (0..<nodeCount).map { InProcessChunkNode(id: $0) }
     let store = ObjectStore(
-        configuration: .init(geometry: try ErasureGeometry(geometry), maximumShardLength: maximumShardLength),
+        configuration: .init(geometry: try ErasureGeometry(geometry), maximumShardLength: maximumShardLength, readCacheCapacity: 0),
         nodes: nodes
     )
     let server = ProxyServer(configuration: configuration, store: store)

@@ -5,7 +5,8 @@ import RESP
 import Testing
 
 /// Failure on purpose, with a recorded history checked for linearizability: node processes
-/// killed under load, and the proxy itself killed with SIGKILL and restarted.
+/// killed under load, and the proxy itself killed with SIGKILL and restarted. The read cache is
+/// off, so every read meets the failures; the linearizability tests check the cache.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct ChaosTests {
     /// Kills one random node process every `interval` until cancelled; returns how many it killed.
     private static func killNodes(ofProxy pid: Int32, every interval: Duration) async -> Int {
@@ -35,7 +36,7 @@ import Testing
     }
 
     @Test func aMixedWorkloadStaysLinearizableWhileNodesAreKilled() async throws {
-        let proxy = try RunningProxy(["--ec", "4+2", "--nodes", "7"])
+        let proxy = try RunningProxy(["--read-cache", "0", "--ec", "4+2", "--nodes", "7"])
         let (port, pid) = (proxy.port, proxy.process.id)
         // Keys written once before the kills and read after them: by then most have lost more
         // than p of their chunks with the node processes, so only durable copies bring them back.
@@ -75,7 +76,7 @@ import Testing
         let dataDirectory = RunningProxy.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dataDirectory) }
         let port = try RunningProxy.freePort()
-        var proxy = try RunningProxy(["--ec", "4+2", "--nodes", "6"], dataDirectory: dataDirectory, port: port)
+        var proxy = try RunningProxy(["--read-cache", "0", "--ec", "4+2", "--nodes", "6"], dataDirectory: dataDirectory, port: port)
         async let workload = runRegisterWorkload(
             clients: 6, keys: 6, duration: .seconds(6), valueSize: 1000, port: port,
             options: RegisterWorkloadOptions(readFraction: 0.4, deleteFraction: 0.1, reconnectTimeout: .seconds(30))
@@ -84,7 +85,7 @@ import Testing
         let nodes = proxy.nodeProcessIDs
         proxy.stop(signal: SIGKILL)
         #expect(await eventuallyAsync { nodes.allSatisfy { !isAlive($0) } })
-        proxy = try RunningProxy(["--ec", "4+2", "--nodes", "6"], dataDirectory: dataDirectory, port: port)
+        proxy = try RunningProxy(["--read-cache", "0", "--ec", "4+2", "--nodes", "6"], dataDirectory: dataDirectory, port: port)
         let history = try await Self.readBack(try await workload, port: port)
         let result = LinearizabilityChecker().check(history)
         #expect(result.isLinearizable, "\(result)")
