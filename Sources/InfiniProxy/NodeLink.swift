@@ -29,7 +29,8 @@ final class NodeLink: Sendable {
     /// than copied into the frame.
     static let inlineArgumentLimit = 16 << 10
 
-    /// Sends one request and waits for its reply's result.
+    /// Sends one request and waits for its reply's result. Cancelling the task fails the wait at
+    /// once; a reply that arrives later is dropped.
     func request(_ command: NodeProtocol.Command, _ arguments: [ByteBuffer]) async throws -> RESPValue {
         let id = lastRequestID.add(1, ordering: .relaxed).newValue
         var parts = [ByteBuffer]()
@@ -52,7 +53,11 @@ final class NodeLink: Sendable {
         let promise = channel.eventLoop.makePromise(of: RESPValue.self)
         let handler = self.handler
         channel.eventLoop.execute { [parts] in handler.value.send(id: id, parts: parts, promise: promise) }
-        return try await promise.futureResult.get()
+        return try await withTaskCancellationHandler {
+            try await promise.futureResult.get()
+        } onCancel: {
+            promise.fail(CancellationError())
+        }
     }
 
     /// Closes the connection; everything in flight fails with `reason`.

@@ -28,7 +28,8 @@ public final class NodePool: Sendable {
     private struct Activation {
         var session: String
         var token: String
-        var waiters: [CheckedContinuation<NodeLink, any Error>] = []
+        /// Requests waiting for the link, each with an id so a cancelled one can leave.
+        var waiters: [(id: Int, continuation: CheckedContinuation<NodeLink, any Error>)] = []
     }
 
     private struct State {
@@ -38,6 +39,7 @@ public final class NodePool: Sendable {
         /// Set once ``run()`` stops taking invocations: nobody would invoke a sleeping node or
         /// time its activation out any more, so requests for one fail at once.
         var isStopped = false
+        var lastWaiterID = 0
     }
 
     public let configuration: Configuration
@@ -99,7 +101,9 @@ public final class NodePool: Sendable {
             return state.activations.map { ($0.key, $0.value.waiters) }
         }
         for (node, nodeWaiters) in waiters {
-            for waiter in nodeWaiters { waiter.resume(throwing: NodeUnavailable(node: node, reason: "the proxy is shutting down")) }
+            for waiter in nodeWaiters {
+                waiter.continuation.resume(throwing: NodeUnavailable(node: node, reason: "the proxy is shutting down"))
+            }
         }
     }
 
@@ -110,33 +114,50 @@ public final class NodePool: Sendable {
             return nil
         }
         if let ready { return try ready.get() }
-        return try await withCheckedThrowingContinuation { continuation in
-            let failure: NodeUnavailable? = state.withLock { state in
-                if let link = state.links[node], link.isOpen {
-                    continuation.resume(returning: link)
+        // A cancelled wait (a read that got its chunks elsewhere) leaves at once; the node still
+        // comes up for whoever asks next.
+        let waiterID = state.withLock { state in
+            state.lastWaiterID += 1
+            return state.lastWaiterID
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let failure: (any Error)? = state.withLock { state in
+                    if let link = state.links[node], link.isOpen {
+                        continuation.resume(returning: link)
+                        return nil
+                    }
+                    // Checked under the lock the cancellation handler takes too, so a wait is
+                    // either never added or found and removed by it.
+                    guard !Task.isCancelled else { return CancellationError() }
+                    guard !state.isStopped else { return NodeUnavailable(node: node, reason: "the proxy is shutting down") }
+                    if state.activations[node] == nil {
+                        guard let nodeAddress = state.nodeAddress else {
+                            return NodeUnavailable(node: node, reason: "the node port is not listening yet")
+                        }
+                        let activation = Activation(session: InvocationEvent.randomSecret(), token: InvocationEvent.randomSecret())
+                        state.activations[node] = activation
+                        invocationQueue.yield(
+                            InvocationEvent(
+                                nodeID: node,
+                                proxyAddress: nodeAddress,
+                                session: activation.session,
+                                token: activation.token,
+                                command: .ping
+                            )
+                        )
+                    }
+                    state.activations[node]?.waiters.append((waiterID, continuation))
                     return nil
                 }
-                guard !state.isStopped else { return NodeUnavailable(node: node, reason: "the proxy is shutting down") }
-                if state.activations[node] == nil {
-                    guard let nodeAddress = state.nodeAddress else {
-                        return NodeUnavailable(node: node, reason: "the node port is not listening yet")
-                    }
-                    let activation = Activation(session: InvocationEvent.randomSecret(), token: InvocationEvent.randomSecret())
-                    state.activations[node] = activation
-                    invocationQueue.yield(
-                        InvocationEvent(
-                            nodeID: node,
-                            proxyAddress: nodeAddress,
-                            session: activation.session,
-                            token: activation.token,
-                            command: .ping
-                        )
-                    )
-                }
-                state.activations[node]?.waiters.append(continuation)
-                return nil
+                if let failure { continuation.resume(throwing: failure) }
             }
-            if let failure { continuation.resume(throwing: failure) }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<NodeLink, any Error>? in
+                guard let index = state.activations[node]?.waiters.firstIndex(where: { $0.id == waiterID }) else { return nil }
+                return state.activations[node]?.waiters.remove(at: index).continuation
+            }
+            waiter?.resume(throwing: CancellationError())
         }
     }
 
@@ -154,7 +175,7 @@ public final class NodePool: Sendable {
             state.links[link.nodeID] = link
             return state.activations.removeValue(forKey: link.nodeID)?.waiters ?? []
         }
-        for waiter in waiters { waiter.resume(returning: link) }
+        for waiter in waiters { waiter.continuation.resume(returning: link) }
     }
 
     /// Forgets a node's link once it has closed, unless a newer session replaced it already.
@@ -181,12 +202,12 @@ public final class NodePool: Sendable {
     }
 
     private func failActivation(_ event: InvocationEvent, _ error: any Error) {
-        let waiters = state.withLock { state -> [CheckedContinuation<NodeLink, any Error>] in
+        let waiters = state.withLock { state -> [(id: Int, continuation: CheckedContinuation<NodeLink, any Error>)] in
             guard let activation = state.activations[event.nodeID], activation.session == event.session else { return [] }
             state.activations[event.nodeID] = nil
             return activation.waiters
         }
-        for waiter in waiters { waiter.resume(throwing: error) }
+        for waiter in waiters { waiter.continuation.resume(throwing: error) }
     }
 }
 

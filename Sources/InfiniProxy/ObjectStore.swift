@@ -8,7 +8,8 @@ public import NIOCore
 /// SET codes the value stripe by stripe and stores each stripe's `d + p` chunks on `d + p`
 /// distinct nodes in parallel; the new version becomes visible at one commit point, after all
 /// its chunks are stored, so readers see either the old or the new value. GET pins the version
-/// it found, asks all `d + p` nodes for each stripe, decodes from the first `d` valid chunks
+/// it found, asks the nodes of each stripe's `d` data chunks, and the parity chunks' nodes when
+/// one of those fails or is late (see ``HedgeDelay``), decodes from the first `d` valid chunks
 /// and drops the rest. Values below ``smallObjectThreshold`` are replicated on `1 + p` nodes.
 ///
 /// TTLs live in the metadata beside each version. An expired key is invisible at once: every
@@ -27,12 +28,15 @@ public actor ObjectStore {
         /// The default read cache: small next to a proxy's memory, large enough for a working
         /// set of tens of thousands of small values.
         public static let defaultReadCacheCapacity = 64 << 20
+        /// Shorter values are replicated rather than erasure-coded; see BENCHMARKS.md for the
+        /// measurement behind it.
+        public static let defaultSmallObjectThreshold = 4096
         /// Longer values are never kept in the read cache.
         public static let readCacheMaximumValueLength = 64 << 10
 
         public init(
             geometry: ErasureGeometry,
-            smallObjectThreshold: Int = 4096,
+            smallObjectThreshold: Int = defaultSmallObjectThreshold,
             maximumShardLength: Int = ObjectEncoder.defaultMaximumShardLength,
             compression: CompressionPolicy = .default,
             durability: Durability = .memory,
@@ -116,6 +120,7 @@ public actor ObjectStore {
     private let storage: (any ObjectStorage)?
     private let persistence: PersistenceTracker?
     private let collector: ChunkCollector
+    private let hedgeDelay = HedgeDelay()
     private var encoder: ObjectEncoder
     private var keyspace = Keyspace()
     private var readCache: ReadCache
@@ -527,54 +532,106 @@ public actor ObjectStore {
         return output
     }
 
-    /// Asks every node holding a chunk of the stripe and returns the first `d` valid chunks to
-    /// arrive; the other requests are cancelled and their answers dropped. A node that fails or
-    /// sends a bad chunk costs nothing while `d` good ones remain; when fewer than `d` come back,
-    /// the missing ones are read from the COS.
+    /// Returns the first `d` valid chunks of the stripe to arrive. It asks the nodes holding the
+    /// data chunks first, so a healthy stripe costs `d` requests and no decoding; a node that
+    /// fails or sends a bad chunk is replaced by a spare (a parity chunk's node) at once, and all
+    /// spares are asked once the first nodes have not all answered within the ``HedgeDelay``.
+    /// Requests still on their way when `d` chunks are in are cancelled and their answers
+    /// dropped. When fewer than `d` come back, the missing data chunks are read from the COS.
     private func firstChunks(of entry: Entry, stripe: Int) async -> [(ByteBuffer, ValidatedChunk)] {
         let descriptor = entry.descriptor
         let wanted = descriptor.geometry.dataShards
-        var accepted = await Self.first(wanted, of: entry.placement.indices, stripe: stripe, of: descriptor) {
-            [nodes] shard, id in try await nodes[entry.placement[shard]].fetch(id)
+        var accepted = await Self.first(
+            wanted,
+            of: Array(entry.placement.indices),
+            askingAtOnce: wanted,
+            hedge: hedgeDelay,
+            stripe: stripe,
+            of: descriptor
+        ) { [nodes, hedgeDelay] shard, id in
+            let asked = ContinuousClock.now
+            let chunk = try await nodes[entry.placement[shard]].fetch(id)
+            if chunk != nil { hedgeDelay.record(.now - asked) }
+            return chunk
         }
         if accepted.chunks.count < wanted, let storage {
             let missing = entry.placement.indices.filter { !accepted.shards.contains($0) && entry.isPersisted(shard: $0) }
-            let fromStorage = await Self.first(wanted - accepted.chunks.count, of: missing, stripe: stripe, of: descriptor) {
-                _, id in try await storage.get(id.storageName)
-            }
+            let fromStorage = await Self.first(
+                wanted - accepted.chunks.count,
+                of: missing,
+                askingAtOnce: missing.count,
+                hedge: nil,
+                stripe: stripe,
+                of: descriptor
+            ) { _, id in try await storage.get(id.storageName) }
             accepted.chunks += fromStorage.chunks
         }
         return accepted.chunks
     }
 
-    /// Fetches the given shards of a stripe concurrently and keeps the first `count` that are
-    /// valid chunks of it; the rest are cancelled.
+    /// What a read of one stripe hears from its fetches.
+    private enum FetchEvent: Sendable {
+        case answered(shard: Int, chunk: ByteBuffer?)
+        case hedgeDelayPassed
+    }
+
+    /// Fetches shards of a stripe and keeps the first `count` that are valid chunks of it:
+    /// `askingAtOnce` of `shards` at first, one more for each that fails or is invalid, and all
+    /// the rest once `hedge`'s delay has passed. The fetches left are cancelled.
     private static func first(
         _ count: Int,
-        of shards: some Sequence<Int>,
+        of shards: [Int],
+        askingAtOnce: Int,
+        hedge: HedgeDelay?,
         stripe: Int,
         of descriptor: ObjectDescriptor,
         fetch: @escaping @Sendable (Int, ChunkID) async throws -> ByteBuffer?
     ) async -> (chunks: [(ByteBuffer, ValidatedChunk)], shards: Set<Int>) {
-        await withTaskGroup(of: (Int, ByteBuffer?).self) { group in
-            for shard in shards {
-                let id = ChunkID(version: descriptor.version, stripe: stripe, shard: shard)
-                group.addTask { (shard, try? await fetch(shard, id)) }
-            }
-            var accepted = [(ByteBuffer, ValidatedChunk)]()
-            var shardsSeen = Set<Int>()
-            guard count > 0 else { return (accepted, shardsSeen) }
-            for await (shard, chunk) in group {
-                guard let chunk,
-                    let validated = try? ObjectDecoder.validate(chunk.readableBytesSpan, ofStripe: stripe, of: descriptor)
-                else { continue }
-                accepted.append((chunk, validated))
-                shardsSeen.insert(shard)
-                if accepted.count == count {
-                    group.cancelAll()
-                    break
+        var accepted = [(ByteBuffer, ValidatedChunk)]()
+        var shardsSeen = Set<Int>()
+        guard count > 0 else { return (accepted, shardsSeen) }
+        return await withTaskGroup(of: FetchEvent.self) { group in
+            var asked = 0
+            var unanswered = 0
+            func ask(_ more: Int) {
+                for shard in shards.dropFirst(asked).prefix(more) {
+                    let id = ChunkID(version: descriptor.version, stripe: stripe, shard: shard)
+                    group.addTask { .answered(shard: shard, chunk: try? await fetch(shard, id)) }
+                    asked += 1
+                    unanswered += 1
                 }
             }
+            ask(askingAtOnce)
+            if asked < shards.count, let hedge {
+                let delay = hedge.current
+                group.addTask {
+                    try? await Task.sleep(for: delay)
+                    return .hedgeDelayPassed
+                }
+            }
+            collecting: for await event in group {
+                switch event {
+                case .hedgeDelayPassed:
+                    ask(shards.count)
+                case .answered(let shard, let chunk):
+                    unanswered -= 1
+                    if let chunk,
+                        let validated = try? ObjectDecoder.validate(chunk.readableBytesSpan, ofStripe: stripe, of: descriptor)
+                    {
+                        accepted.append((chunk, validated))
+                        shardsSeen.insert(shard)
+                        if accepted.count == count { break collecting }
+                    } else {
+                        ask(1)
+                    }
+                    // Nothing on its way: ask the rest now rather than wait for the hedge, or stop.
+                    if unanswered == 0 {
+                        guard asked < shards.count else { break collecting }
+                        ask(shards.count)
+                    }
+                }
+            }
+            group.cancelAll()
             return (accepted, shardsSeen)
         }
     }

@@ -70,12 +70,19 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var readCache: Int?
 
+    @Option(
+        name: .customLong("small-object-threshold"),
+        help: "Values shorter than this many bytes are replicated on 1 + parity nodes instead of erasure-coded (default: 4096)."
+    )
+    var smallObjectThreshold: Int?
+
     /// The settings given as flags; a config file fills in the rest.
     private var flags: ServeSettings {
         ServeSettings(
             port: port, nodePort: nodePort, bind: bind, dataDirectory: dataDirectory, cos: cos,
             durability: durability, appendfsync: appendfsync, ec: ec, nodes: nodes, reclaimAfter: reclaimAfter, nodeTimeout: nodeTimeout,
-            requirepass: requirepass, maxclients: maxclients, maximumBulkLength: maximumBulkLength, readCache: readCache
+            requirepass: requirepass, maxclients: maxclients, maximumBulkLength: maximumBulkLength, readCache: readCache,
+            smallObjectThreshold: smallObjectThreshold
         )
     }
 
@@ -129,7 +136,12 @@ struct ServeCommand: AsyncParsableCommand {
             persistence: persistence
         )
         let store = ObjectStore(
-            configuration: .init(geometry: settings.geometry, durability: settings.durability, readCacheCapacity: settings.readCacheCapacity),
+            configuration: .init(
+                geometry: settings.geometry,
+                smallObjectThreshold: settings.smallObjectThreshold,
+                durability: settings.durability,
+                readCacheCapacity: settings.readCacheCapacity
+            ),
             nodes: pool.chunkNodes,
             storage: storage,
             persistence: persistence,

@@ -24,6 +24,7 @@ struct ServeSettings: Decodable {
     var maxclients: Int?
     var maximumBulkLength: Int?
     var readCache: Int?
+    var smallObjectThreshold: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case port, bind, cos, durability, appendfsync, ec, nodes, requirepass, maxclients
@@ -33,6 +34,7 @@ struct ServeSettings: Decodable {
         case nodeTimeout = "node-timeout"
         case maximumBulkLength = "proto-max-bulk-len"
         case readCache = "read-cache"
+        case smallObjectThreshold = "small-object-threshold"
     }
 
     /// The settings after layering, with defaults filled in and every value checked.
@@ -53,6 +55,7 @@ struct ServeSettings: Decodable {
         var maxclients: Int
         var maximumBulkLength: Int
         var readCacheCapacity: Int
+        var smallObjectThreshold: Int
     }
 
     static let fsyncPolicies: [String: MetadataLog.FsyncPolicy] = ["always": .always, "everysec": .everySecond, "no": .never]
@@ -86,7 +89,8 @@ extension ServeSettings {
             nodes: nodes ?? base.nodes, reclaimAfter: reclaimAfter ?? base.reclaimAfter,
             nodeTimeout: nodeTimeout ?? base.nodeTimeout,
             requirepass: requirepass ?? base.requirepass, maxclients: maxclients ?? base.maxclients,
-            maximumBulkLength: maximumBulkLength ?? base.maximumBulkLength, readCache: readCache ?? base.readCache
+            maximumBulkLength: maximumBulkLength ?? base.maximumBulkLength, readCache: readCache ?? base.readCache,
+            smallObjectThreshold: smallObjectThreshold ?? base.smallObjectThreshold
         )
     }
 
@@ -115,6 +119,8 @@ extension ServeSettings {
         }
         let readCacheCapacity = readCache ?? ObjectStore.Configuration.defaultReadCacheCapacity
         guard readCacheCapacity >= 0 else { throw ValidationError("--read-cache must not be negative") }
+        let smallObjectThreshold = smallObjectThreshold ?? ObjectStore.Configuration.defaultSmallObjectThreshold
+        guard smallObjectThreshold >= 0 else { throw ValidationError("--small-object-threshold must not be negative") }
         let nodeCount = nodes ?? geometry.totalShards + 2
         guard nodeCount >= geometry.totalShards else {
             throw ValidationError("--nodes \(nodeCount) is fewer than the \(geometry.totalShards) chunks of each object (--ec \(geometry))")
@@ -144,7 +150,8 @@ extension ServeSettings {
             requirepass: requirepass,
             maxclients: maxclients,
             maximumBulkLength: maximumBulkLength,
-            readCacheCapacity: readCacheCapacity
+            readCacheCapacity: readCacheCapacity,
+            smallObjectThreshold: smallObjectThreshold
         )
     }
 }

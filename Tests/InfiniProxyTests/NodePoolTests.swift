@@ -28,4 +28,22 @@ import Testing
         #expect(later?.reason == "the proxy is shutting down")
         await running.value
     }
+
+    /// A read that got its chunks from other nodes cancels the rest of its requests; one still
+    /// waiting for a sleeping node to come up leaves at once instead of holding the read.
+    @Test func aCancelledRequestStopsWaitingForASleepingNode() async throws {
+        let pool = NodePool(configuration: .init(nodeCount: 1, activationTimeout: .seconds(60)), invoker: SilentInvoker())
+        pool.setNodeAddress("127.0.0.1:1")
+        let running = Task { await pool.run() }
+        let nodes = pool.chunkNodes
+        let waiting = Task { try await nodes[0].fetch(ChunkID(version: 1, stripe: 0, shard: 0)) }
+        try await Task.sleep(for: .milliseconds(200))
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        let early = Task { try await nodes[0].fetch(ChunkID(version: 1, stripe: 0, shard: 1)) }
+        early.cancel()
+        await #expect(throws: CancellationError.self) { try await early.value }
+        running.cancel()
+        await running.value
+    }
 }

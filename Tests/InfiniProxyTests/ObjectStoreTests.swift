@@ -29,6 +29,32 @@ actor CountingChunkNode: ChunkNode {
     func remove(_ chunks: [ChunkID]) async { await node.remove(chunks) }
 }
 
+/// A memory node that can be made to hang on reads, as a stopped process would: a fetch then
+/// waits until it is cancelled.
+actor StallingChunkNode: ChunkNode {
+    nonisolated let id: Int
+    private let node: InProcessChunkNode
+    private var stalls = false
+
+    init(id: Int) {
+        self.id = id
+        self.node = InProcessChunkNode(id: id)
+    }
+
+    func setStalling(_ stalls: Bool) { self.stalls = stalls }
+
+    func store(_ chunk: ChunkID, bytes: ByteBuffer, persist: Bool) async throws {
+        try await node.store(chunk, bytes: bytes, persist: persist)
+    }
+
+    func fetch(_ chunk: ChunkID) async throws -> ByteBuffer? {
+        if stalls { try await Task.sleep(for: .seconds(3600)) }
+        return try await node.fetch(chunk)
+    }
+
+    func remove(_ chunks: [ChunkID]) async { await node.remove(chunks) }
+}
+
 /// The metadata side of the store: ranged reads, SCAN's guarantee, TTLs and the sweep.
 struct ObjectStoreTests {
     /// A 4+2 store; its read cache is off unless asked for, so reads reach the nodes.
@@ -58,6 +84,39 @@ struct ObjectStoreTests {
         let clamped = try #require(try await store.get(Self.key("big"), range: 19_990..<30_000))
         #expect(Array(clamped.readableBytesView) == Array(bytes[19_990...]))
         #expect(try await store.get(Self.key("missing"), range: 0..<10) == nil)
+    }
+
+    @Test func readsAskOnlyTheNodesOfTheDataChunks() async throws {
+        let nodes = (0..<6).map { CountingChunkNode(id: $0) }
+        let store = try Self.makeStore(nodes: nodes, shardLength: 64 << 10)
+        func fetches() async -> [ChunkID] {
+            var all: [ChunkID] = []
+            for node in nodes { all += await node.fetched }
+            return all
+        }
+        try await store.set(Self.key("small"), value: ByteBuffer(string: "replicated"))
+        #expect(try await store.get(Self.key("small")) == ByteBuffer(string: "replicated"))
+        #expect(await fetches().map(\.shard) == [0], "a replicated value needs one copy")
+        let coded = ByteBuffer(repeating: 3, count: 20_000)
+        try await store.set(Self.key("coded"), value: coded)
+        #expect(try await store.get(Self.key("coded")) == coded)
+        #expect(await fetches().dropFirst().map(\.shard).sorted() == [0, 1, 2, 3], "4+2 needs the four data chunks")
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aStuckNodeCostsAReadTheHedgeDelayNotItsTimeout() async throws {
+        let nodes = (0..<6).map { StallingChunkNode(id: $0) }
+        let store = try Self.makeStore(nodes: nodes, shardLength: 64 << 10)
+        let small = ByteBuffer(string: "replicated")
+        let coded = ByteBuffer(bytes: (0..<20_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        try await store.set(Self.key("small"), value: small)
+        try await store.set(Self.key("coded"), value: coded)
+        // Each node in turn hangs: whichever chunk it holds, the read goes on without it.
+        for node in nodes {
+            await node.setStalling(true)
+            #expect(try await store.get(Self.key("small")) == small)
+            #expect(try await store.get(Self.key("coded")) == coded)
+            await node.setStalling(false)
+        }
     }
 
     @Test func hotValuesComeFromTheReadCacheButNeverAStaleVersion() async throws {

@@ -81,6 +81,28 @@ import Testing
         proxy.stop()
     }
 
+    @Test func readsGoOnWhileANodeIsStopped() throws {
+        // A node timeout far above the hedge delay: a read that waited for the stopped node
+        // would take a minute.
+        let proxy = try RunningProxy(["--read-cache", "0", "--ec", "4+2", "--nodes", "6", "--node-timeout", "60"])
+        let coded = Data(SampleData.random(100_000, seed: 11))
+        #expect(try redisCLI(proxy.port, ["-x", "SET", "coded"], input: coded) == "OK\n")
+        #expect(try redisCLI(proxy.port, ["SET", "small", "replicated"]) == "OK\n")
+        let nodes = proxy.nodeProcessIDs
+        #expect(nodes.count == 6)
+        for pid in nodes {
+            kill(pid, SIGSTOP)
+            defer { kill(pid, SIGCONT) }
+            let started = ContinuousClock.now
+            let small = try redisCLI(proxy.port, ["GET", "small"])
+            let read = try runProcess("/usr/bin/redis-cli", ["-p", String(proxy.port), "--raw", "GET", "coded"]).output
+            #expect(small == "replicated\n")
+            #expect(read == coded + Data("\n".utf8))
+            #expect(ContinuousClock.now - started < .seconds(20), "a read waited for the stopped node \(pid)")
+        }
+        proxy.stop()
+    }
+
     @Test func nodeProcessesDieWithTheProxy() throws {
         for signal in [SIGINT, SIGKILL] {
             let proxy = try RunningProxy(["--ec", "2+1", "--nodes", "3"])
