@@ -5,28 +5,36 @@ import RESP
 
 /// The port memory nodes dial into. A connection must open with a `NODE-HELLO` naming a node
 /// with a pending invocation and that invocation's session and token, within a few seconds;
-/// otherwise it is dropped without anything else being read or sent.
+/// otherwise it is dropped without anything else being read or sent, and logged.
 public struct NodePortServer: Sendable {
     public var host: String
     public var port: Int
     public let pool: NodePool
+    /// Told of every dropped connection, in one line naming the peer and why; never a secret.
+    public let logDroppedConnection: @Sendable (String) -> Void
     static let helloTimeout = TimeAmount.seconds(5)
 
-    public init(host: String = "127.0.0.1", port: Int = 6379, pool: NodePool) {
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 6379,
+        pool: NodePool,
+        logDroppedConnection: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.host = host
         self.port = port
         self.pool = pool
+        self.logDroppedConnection = logDroppedConnection
     }
 
     /// Listens until cancelled; `onListening` gets the bound address.
     public func run(onListening: @Sendable (SocketAddress) async -> Void = { _ in }) async throws {
-        let pool = self.pool
+        let (pool, log) = (self.pool, self.logDroppedConnection)
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NodeHelloHandler(pool: pool))
+                    try channel.pipeline.syncOperations.addHandler(NodeHelloHandler(pool: pool, logDroppedConnection: log))
                 }
             }
             .bind(host: host, port: port)
@@ -50,17 +58,35 @@ final class NodeHelloHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias OutboundOut = ByteBuffer
 
     private let pool: NodePool
+    private let logDroppedConnection: @Sendable (String) -> Void
     private var buffer = ByteBuffer()
     private var parser = RESPCommandParser(
         limits: .init(maximumBulkLength: 256, maximumAggregateLength: 4, maximumInlineLength: 1024)
     )
     private var deadline: Scheduled<Void>?
 
-    init(pool: NodePool) { self.pool = pool }
+    init(pool: NodePool, logDroppedConnection: @escaping @Sendable (String) -> Void) {
+        self.pool = pool
+        self.logDroppedConnection = logDroppedConnection
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         let channel = context.channel
-        deadline = context.eventLoop.scheduleTask(in: NodePortServer.helloTimeout) { channel.close(promise: nil) }
+        let (log, peer) = (logDroppedConnection, Self.describe(channel.remoteAddress))
+        deadline = context.eventLoop.scheduleTask(in: NodePortServer.helloTimeout) {
+            log("dropped a node connection from \(peer): no hello within \(NodePortServer.helloTimeout.nanoseconds / 1_000_000_000) s")
+            channel.close(promise: nil)
+        }
+    }
+
+    private static func describe(_ address: SocketAddress?) -> String {
+        guard let address, let ip = address.ipAddress, let port = address.port else { return "an unknown address" }
+        return "\(ip):\(port)"
+    }
+
+    private func drop(_ context: ChannelHandlerContext, because reason: String) {
+        logDroppedConnection("dropped a node connection from \(Self.describe(context.channel.remoteAddress)): \(reason)")
+        context.close(promise: nil)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -74,15 +100,16 @@ final class NodeHelloHandler: ChannelInboundHandler, RemovableChannelHandler {
         do {
             hello = try parser.next(from: &buffer)
         } catch {
-            context.close(promise: nil)
+            drop(context, because: "not a hello (\(error))")
             return
         }
         guard let hello else { return }
-        guard hello.count == 4, String(buffer: hello[0]) == NodeProtocol.hello,
-            let node = Int(String(buffer: hello[1])),
-            pool.authenticate(node: node, session: String(buffer: hello[2]), token: hello[3])
-        else {
-            context.close(promise: nil)
+        guard hello.count == 4, String(buffer: hello[0]) == NodeProtocol.hello, let node = Int(String(buffer: hello[1])) else {
+            drop(context, because: "not a hello")
+            return
+        }
+        guard pool.authenticate(node: node, session: String(buffer: hello[2]), token: hello[3]) else {
+            drop(context, because: "wrong session or token for memory node \(node)")
             return
         }
         let pool = self.pool

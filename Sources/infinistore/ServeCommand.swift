@@ -157,7 +157,7 @@ struct ServeCommand: AsyncParsableCommand {
             ),
             store: store
         )
-        let nodePortServer = NodePortServer(host: settings.bind, port: settings.nodePort, pool: pool)
+        let nodePortServer = NodePortServer(host: settings.bind, port: settings.nodePort, pool: pool) { Self.say($0) }
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
 
         do {

@@ -103,6 +103,22 @@ import Testing
         proxy.stop()
     }
 
+    @Test func strangersOnTheNodePortAreDroppedUnansweredAndLogged() throws {
+        let proxy = try RunningProxy(["--ec", "2+1", "--nodes", "3"])
+        let log = proxy.log
+        let start = try #require(log.range(of: "memory nodes dial 127.0.0.1:"))
+        let nodePort = try #require(Int(log[start.upperBound...].prefix { $0.isNumber }))
+        let forged = "*4\\r\\n$10\\r\\nNODE-HELLO\\r\\n$1\\r\\n0\\r\\n$7\\r\\nsession\\r\\n$15\\r\\nforged-token-42\\r\\n"
+        #expect(try rawExchange(port: nodePort, forged) == "", "a forged hello got an answer")
+        #expect(try rawExchange(port: nodePort, "GET / HTTP/1.1\\r\\n\\r\\n") == "")
+        #expect(eventually { proxy.log.contains("wrong session or token for memory node 0") })
+        #expect(eventually { proxy.log.contains(": not a hello") })
+        #expect(proxy.log.contains("dropped a node connection from 127.0.0.1:"))
+        #expect(!proxy.log.contains("forged-token-42"), "a token reached the log")
+        #expect(try redisCLI(proxy.port, ["SET", "k", "v"]) == "OK\n", "the real nodes still work")
+        proxy.stop()
+    }
+
     @Test func nodeProcessesDieWithTheProxy() throws {
         for signal in [SIGINT, SIGKILL] {
             let proxy = try RunningProxy(["--ec", "2+1", "--nodes", "3"])
