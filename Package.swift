@@ -177,7 +177,8 @@ let package = Package(
         .testTarget(
             name: "InfiniProxyTests",
             dependencies: [
-                "InfiniProxy", "InfiniCoding", "InfiniCodingReference", "InfiniMetadata", "ProcessTestSupport",
+                "InfiniProxy", "InfiniCOS", "InfiniCoding", "InfiniCodingReference", "InfiniMetadata", "InfiniNodeProtocol",
+                "ProcessTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],

@@ -39,8 +39,12 @@ public enum NodeProtocol {
     /// deleting one never leaves an empty directory behind; on S3 the spread prefixes share load.
     public static func storageName(version: UInt64, stripe: Int, shard: Int) -> String {
         let low = version & 0xFF
-        return "chunks/\(low < 16 ? "0" : "")\(String(low, radix: 16))/\(version)-\(stripe)-\(shard)"
+        return "\(chunkStoragePrefix)\(low < 16 ? "0" : "")\(String(low, radix: 16))/\(version)-\(stripe)-\(shard)"
     }
+
+    /// What the COS names of all chunks start with.
+    public static let chunkStoragePrefix = "chunks/"
+
 
     /// ``storageName(version:stripe:shard:)`` of a chunk named `version/stripe/shard` on the
     /// wire; nil for any other name.

@@ -77,7 +77,7 @@ final class ChunkCollector: Sendable {
         }
     }
 
-    private func deleteFromStorage(_ chunks: [ChunkID]) async {
+    func deleteFromStorage(_ chunks: [ChunkID]) async {
         guard let storage else { return }
         await withTaskGroup(of: Void.self) { group in
             var running = 0

@@ -100,6 +100,7 @@ struct InfoReport {
                 "infinistore_read_cache_capacity:\(server.store.configuration.readCacheCapacity)",
                 "infinistore_read_cache_bytes:\(store.readCacheBytes)",
                 "infinistore_read_cache_hits:\(store.readCacheHits)",
+                "infinistore_orphaned_chunks_deleted:\(store.orphanedChunks)",
             ]
         }
     }

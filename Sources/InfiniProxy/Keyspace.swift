@@ -62,6 +62,9 @@ struct Keyspace: Sendable {
         trackExpiry(of: key, hasTTL: deadline != nil)
     }
 
+    /// The version of every key.
+    var versions: Set<UInt64> { Set(slots.values.lazy.map(\.entry.version)) }
+
     @discardableResult
     mutating func remove(_ key: ByteBuffer) -> ObjectStore.Entry? {
         guard let slot = slots.removeValue(forKey: key) else { return nil }

@@ -1,6 +1,7 @@
 public import InfiniCOS
 public import InfiniCoding
 public import InfiniMetadata
+import InfiniNodeProtocol
 public import NIOCore
 
 /// Stores values erasure-coded over memory nodes: the proxy's data path.
@@ -125,10 +126,14 @@ public actor ObjectStore {
     private var keyspace = Keyspace()
     private var readCache: ReadCache
     private var lastVersion: UInt64 = 0
+    /// The highest version the previous run of the proxy may have used; 0 on a first start.
+    private let recoveredHighestVersion: UInt64
     private var journal: MetadataJournal?
     private let clock = UnixClock()
     /// Keys removed because their TTL passed, lazily or by the sweep (INFO's `expired_keys`).
     public private(set) var expiredKeyCount = 0
+    /// COS objects of chunks no version owned, deleted after a restart.
+    private var orphanedChunkCount = 0
     /// Reads that found their key (INFO's `keyspace_hits`).
     public private(set) var hitCount = 0
     /// Reads that did not (INFO's `keyspace_misses`).
@@ -158,6 +163,7 @@ public actor ObjectStore {
         self.collector = ChunkCollector(nodes: nodes, storage: storage, persistence: persistence)
         self.encoder = ObjectEncoder(maximumShardLength: configuration.maximumShardLength, compression: configuration.compression)
         self.readCache = ReadCache(capacity: configuration.readCacheCapacity, maximumValueLength: Configuration.readCacheMaximumValueLength)
+        recoveredHighestVersion = metadata?.recovered.highestVersion ?? 0
         if let metadata {
             for (key, entry) in metadata.recovered.entries { keyspace.insert(entry, for: ByteBuffer(bytes: key)) }
             lastVersion = metadata.recovered.highestVersion
@@ -181,6 +187,8 @@ public actor ObjectStore {
         /// Bytes in the read cache, and reads it answered.
         public var readCacheBytes: Int
         public var readCacheHits: Int
+        /// COS objects of chunks no version owned, deleted after a restart.
+        public var orphanedChunks: Int
     }
 
     public var statistics: Statistics {
@@ -195,7 +203,8 @@ public actor ObjectStore {
             unpersistedBytes: persistence?.unpersistedBytes ?? 0,
             garbageChunks: collector.backlog,
             readCacheBytes: readCache.bytes,
-            readCacheHits: readCache.hits
+            readCacheHits: readCache.hits,
+            orphanedChunks: orphanedChunkCount
         )
     }
 
@@ -685,12 +694,33 @@ public actor ObjectStore {
     public nonisolated func runMaintenance() async {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.collector.run() }
+            group.addTask { await self.sweepOrphanedChunks() }
             if let persistence {
                 group.addTask {
                     for await node in persistence.lostNodeStream { await self.resendUnpersisted(on: node) }
                 }
             }
         }
+    }
+
+    /// Deletes the COS objects of chunks that no key's version owns, left by a previous run that
+    /// stopped between storing a write's chunks and committing it, or between dropping a version
+    /// and deleting its chunks. Only versions the previous run could have used are looked at, so
+    /// this run's writes are never touched, and a version once dropped never comes back.
+    ///
+    /// - Returns: How many objects it deleted.
+    @discardableResult
+    public func sweepOrphanedChunks() async -> Int {
+        guard let storage, recoveredHighestVersion > 0,
+            let names = try? await storage.list(prefix: NodeProtocol.chunkStoragePrefix)
+        else { return 0 }
+        let live = keyspace.versions
+        let orphans = names.compactMap { ChunkID(storageName: $0) }.filter { chunk in
+            chunk.version <= recoveredHighestVersion && !live.contains(chunk.version)
+        }
+        await collector.deleteFromStorage(orphans)
+        orphanedChunkCount += orphans.count
+        return orphans.count
     }
 
     /// Stores again, on a fresh instance of `node`, the chunks it held but had not persisted.

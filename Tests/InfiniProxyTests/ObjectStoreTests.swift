@@ -1,6 +1,8 @@
 import Foundation
+import InfiniCOS
 import InfiniCoding
 import InfiniMetadata
+import InfiniNodeProtocol
 import InfiniProxy
 import NIOCore
 import Synchronization
@@ -262,6 +264,49 @@ struct ObjectStoreTests {
             }
             try await group.waitForAll()
         }
+    }
+
+    @Test func aRestartedStoreDeletesTheCOSObjectsOfChunksNoVersionOwns() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("infinistore-sweep-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let storage = try await FileObjectStorage.create(root: root + "/cos")
+        let nodes = (0..<6).map { InProcessChunkNode(id: $0) }
+        func reopen() throws -> (MetadataLog, ObjectStore) {
+            let (log, recovery) = try MetadataLog.open(directory: root + "/metadata")
+            let store = ObjectStore(
+                configuration: .init(geometry: try ErasureGeometry("4+2"), readCacheCapacity: 0),
+                nodes: nodes,
+                storage: storage,
+                persistence: PersistenceTracker(),
+                metadata: (log, recovery.state)
+            )
+            return (log, store)
+        }
+        func object(_ version: UInt64, shard: Int = 0) throws -> ObjectName {
+            try ObjectName(NodeProtocol.storageName(version: version, stripe: 0, shard: shard))
+        }
+
+        var (log, store) = try reopen()
+        #expect(await store.sweepOrphanedChunks() == 0, "a first start has nothing to sweep")
+        try await store.set(Self.key("kept"), value: ByteBuffer(string: "value"))
+        try log.close()
+        // What a killed proxy leaves: the live version's chunk, chunks of a write it never
+        // committed (version 2), and a name that is no chunk's.
+        let stray = try ObjectName("chunks/00/not-a-chunk")
+        for name in [try object(1), try object(2), try object(2, shard: 3), stray] {
+            try await storage.put(name, bytes: ByteBuffer(string: "bytes"))
+        }
+
+        (log, store) = try reopen()
+        // Versions above every one the previous run reserved belong to this run's writes.
+        let newVersion: UInt64 = 1 << 40
+        try await storage.put(try object(newVersion), bytes: ByteBuffer(string: "this run's"))
+        #expect(await store.sweepOrphanedChunks() == 2)
+        let left = try await storage.list(prefix: "chunks/")
+        #expect(Set(left) == [try object(1), try object(newVersion), stray])
+        #expect(await store.statistics.orphanedChunks == 2)
+        #expect(try await store.get(Self.key("kept")) == ByteBuffer(string: "value"))
+        try log.close()
     }
 
     @Test func aRestartedStoreFindsEveryLoggedChangeInItsMetadataLog() async throws {

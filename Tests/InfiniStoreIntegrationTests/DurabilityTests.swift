@@ -84,8 +84,15 @@ import Testing
         proxy.stop(signal: SIGKILL)
         // Orphaned nodes finish their COS writes and exit, as they would before a restart.
         #expect(eventually { nodes.allSatisfy { !isAlive($0) } })
+        // A chunk of a write that was never committed: version 4000 was reserved, never used.
+        let orphan = dataDirectory.appendingPathComponent("cos/chunks/a0/4000-0-0")
+        try FileManager.default.createDirectory(at: orphan.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data("orphan".utf8).write(to: orphan)
 
         proxy = try RunningProxy(["--read-cache", "0", "--ec", "4+2", "--nodes", "6"], dataDirectory: dataDirectory)
+        // The restarted proxy sweeps it away, and only it: every value still reads back below.
+        #expect(eventually { !FileManager.default.fileExists(atPath: orphan.path) })
+        #expect(Int(proxy.info("infinistore_orphaned_chunks_deleted") ?? "") ?? 0 >= 1)
         #expect(try redisCLI(proxy.port, ["DBSIZE"]) == "\(values.count)\n")
         for (key, value) in values {
             let read = try runProcess("/usr/bin/redis-cli", ["-p", String(proxy.port), "--raw", "GET", key]).output
