@@ -17,11 +17,21 @@ public final class NodePool: Sendable {
         /// How long a request to a node may wait for its reply: a write stuck on a node fails
         /// by this deadline instead of hanging its client.
         public var requestTimeout: Duration
+        /// How often a sleeping node gets a warm-up invocation, which returns at once, so the
+        /// platform keeps its sandbox (and the chunks in its memory) instead of reclaiming it
+        /// when idle; nil sends none.
+        public var warmupInterval: Duration?
 
-        public init(nodeCount: Int, activationTimeout: Duration = .seconds(10), requestTimeout: Duration = .seconds(30)) {
+        public init(
+            nodeCount: Int,
+            activationTimeout: Duration = .seconds(10),
+            requestTimeout: Duration = .seconds(30),
+            warmupInterval: Duration? = nil
+        ) {
             self.nodeCount = nodeCount
             self.activationTimeout = activationTimeout
             self.requestTimeout = requestTimeout
+            self.warmupInterval = warmupInterval
         }
     }
 
@@ -72,6 +82,9 @@ public final class NodePool: Sendable {
     public func run() async {
         await withDiscardingTaskGroup { group in
             defer { stop() }
+            if let interval = configuration.warmupInterval {
+                group.addTask { await self.warmUpSleepingNodes(every: interval) }
+            }
             for await event in invocations {
                 let invoker = self.invoker
                 // A request waits no longer for its node to come up than for its reply.
@@ -85,11 +98,34 @@ public final class NodePool: Sendable {
                     }
                     self.invocationEnded(event, outcome)
                 }
+                guard event.command == .ping else { continue }
                 group.addTask {
                     try? await Task.sleep(for: timeout)
                     self.failActivation(event, NodeUnavailable(node: event.nodeID, reason: "did not connect in time"))
                 }
             }
+        }
+    }
+
+    /// Invokes every node that neither has a link nor is being brought up with `warmup`, every
+    /// `interval`, until cancelled. A node that is linked or coming up is not warmed: on AWS a
+    /// second concurrent invocation would start a second sandbox.
+    private func warmUpSleepingNodes(every interval: Duration) async {
+        while true {
+            do { try await Task.sleep(for: interval) } catch { return }
+            let events = state.withLock { state -> [InvocationEvent] in
+                guard !state.isStopped, let nodeAddress = state.nodeAddress else { return [] }
+                return (0..<configuration.nodeCount).filter { state.links[$0]?.isOpen != true && state.activations[$0] == nil }.map {
+                    InvocationEvent(
+                        nodeID: $0,
+                        proxyAddress: nodeAddress,
+                        session: InvocationEvent.randomSecret(),
+                        token: InvocationEvent.randomSecret(),
+                        command: .warmup
+                    )
+                }
+            }
+            for event in events { invocationQueue.yield(event) }
         }
     }
 

@@ -76,13 +76,16 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var smallObjectThreshold: Int?
 
+    @Option(help: "Seconds between warm-up invocations of each sleeping node, which keep its sandbox from being reclaimed; 0 sends none (default: 60).")
+    var warmup: Double?
+
     /// The settings given as flags; a config file fills in the rest.
     private var flags: ServeSettings {
         ServeSettings(
             port: port, nodePort: nodePort, bind: bind, dataDirectory: dataDirectory, cos: cos,
             durability: durability, appendfsync: appendfsync, ec: ec, nodes: nodes, reclaimAfter: reclaimAfter, nodeTimeout: nodeTimeout,
             requirepass: requirepass, maxclients: maxclients, maximumBulkLength: maximumBulkLength, readCache: readCache,
-            smallObjectThreshold: smallObjectThreshold
+            smallObjectThreshold: smallObjectThreshold, warmup: warmup
         )
     }
 
@@ -131,7 +134,7 @@ struct ServeCommand: AsyncParsableCommand {
         )
         let persistence = PersistenceTracker()
         let pool = NodePool(
-            configuration: .init(nodeCount: settings.nodeCount, requestTimeout: settings.nodeTimeout),
+            configuration: .init(nodeCount: settings.nodeCount, requestTimeout: settings.nodeTimeout, warmupInterval: settings.warmupInterval),
             invoker: invoker,
             persistence: persistence
         )

@@ -25,9 +25,10 @@ struct ServeSettings: Decodable {
     var maximumBulkLength: Int?
     var readCache: Int?
     var smallObjectThreshold: Int?
+    var warmup: Double?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case port, bind, cos, durability, appendfsync, ec, nodes, requirepass, maxclients
+        case port, bind, cos, durability, appendfsync, ec, nodes, requirepass, maxclients, warmup
         case nodePort = "node-port"
         case dataDirectory = "data-dir"
         case reclaimAfter = "reclaim-after"
@@ -56,6 +57,7 @@ struct ServeSettings: Decodable {
         var maximumBulkLength: Int
         var readCacheCapacity: Int
         var smallObjectThreshold: Int
+        var warmupInterval: Duration?
     }
 
     static let fsyncPolicies: [String: MetadataLog.FsyncPolicy] = ["always": .always, "everysec": .everySecond, "no": .never]
@@ -90,7 +92,7 @@ extension ServeSettings {
             nodeTimeout: nodeTimeout ?? base.nodeTimeout,
             requirepass: requirepass ?? base.requirepass, maxclients: maxclients ?? base.maxclients,
             maximumBulkLength: maximumBulkLength ?? base.maximumBulkLength, readCache: readCache ?? base.readCache,
-            smallObjectThreshold: smallObjectThreshold ?? base.smallObjectThreshold
+            smallObjectThreshold: smallObjectThreshold ?? base.smallObjectThreshold, warmup: warmup ?? base.warmup
         )
     }
 
@@ -109,6 +111,8 @@ extension ServeSettings {
             throw ValidationError("--appendfsync must be always, everysec or no")
         }
         if let reclaimAfter, !(reclaimAfter > 0) { throw ValidationError("--reclaim-after must be positive") }
+        let warmup = warmup ?? 60
+        guard warmup >= 0, warmup <= 86_400 else { throw ValidationError("--warmup must be between 0 and 86400 seconds") }
         let nodeTimeout = nodeTimeout ?? 30
         guard nodeTimeout > 0, nodeTimeout <= 3600 else { throw ValidationError("--node-timeout must be between 0 and 3600 seconds") }
         let maxclients = maxclients ?? 10_000
@@ -151,7 +155,8 @@ extension ServeSettings {
             maxclients: maxclients,
             maximumBulkLength: maximumBulkLength,
             readCacheCapacity: readCacheCapacity,
-            smallObjectThreshold: smallObjectThreshold
+            smallObjectThreshold: smallObjectThreshold,
+            warmupInterval: warmup > 0 ? .milliseconds(Int64(warmup * 1000)) : nil
         )
     }
 }

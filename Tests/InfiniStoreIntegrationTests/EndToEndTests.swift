@@ -183,4 +183,17 @@ func rawExchange(port: Int, _ printfFormat: String) throws -> String {
         #expect(Set(proxy.nodeProcessIDs).isDisjoint(with: first))
         proxy.stop()
     }
+
+    @Test func warmUpInvocationsKeepIdleNodes() throws {
+        let proxy = try RunningProxy(["--ec", "2+1", "--nodes", "3", "--reclaim-after", "1", "--warmup", "0.25", "--read-cache", "0"])
+        #expect(try redisCLI(proxy.port, ["SET", "k", "v"]) == "OK\n")
+        // The value went to two nodes; the first warm-up brings up the third.
+        #expect(eventually { proxy.nodeProcessIDs.count == 3 })
+        let first = Set(proxy.nodeProcessIDs)
+        // Three times the reclaim limit with no request at all.
+        Thread.sleep(forTimeInterval: 3)
+        #expect(Set(proxy.nodeProcessIDs) == first, "a warmed node was reclaimed")
+        #expect(try redisCLI(proxy.port, ["GET", "k"]) == "v\n")
+        proxy.stop()
+    }
 }
