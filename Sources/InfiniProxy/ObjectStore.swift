@@ -25,6 +25,9 @@ public actor ObjectStore {
         public var durability: Durability
         /// Bytes of hot small values the proxy keeps to answer reads without the nodes; 0: none.
         public var readCacheCapacity: Int
+        /// How long a write may wait for the COS to catch up when the proxy keeps as many
+        /// unpersisted bytes as its ``PersistenceTracker`` allows.
+        public var backlogTimeout: Duration
 
         /// The default read cache: small next to a proxy's memory, large enough for a working
         /// set of tens of thousands of small values.
@@ -41,7 +44,8 @@ public actor ObjectStore {
             maximumShardLength: Int = ObjectEncoder.defaultMaximumShardLength,
             compression: CompressionPolicy = .default,
             durability: Durability = .memory,
-            readCacheCapacity: Int = defaultReadCacheCapacity
+            readCacheCapacity: Int = defaultReadCacheCapacity,
+            backlogTimeout: Duration = .seconds(30)
         ) {
             self.geometry = geometry
             self.smallObjectThreshold = smallObjectThreshold
@@ -49,6 +53,7 @@ public actor ObjectStore {
             self.compression = compression
             self.durability = durability
             self.readCacheCapacity = readCacheCapacity
+            self.backlogTimeout = backlogTimeout
         }
     }
 
@@ -353,12 +358,17 @@ public actor ObjectStore {
                 for shard in 0..<geometry.totalShards {
                     chunks.append(encoder.withChunk(shard) { header, payload in Self.chunkBytes(header, payload) })
                 }
+                if let persistence {
+                    let kept = chunks.indices.filter { entry.isPersisted(shard: $0) }.map { shard in
+                        (ChunkID(version: version, stripe: stripe, shard: shard), node: placement[shard], bytes: chunks[shard])
+                    }
+                    try await persistence.track(kept, timeout: configuration.backlogTimeout)
+                }
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for (shard, bytes) in chunks.enumerated() {
                         let node = nodes[placement[shard]]
                         let id = ChunkID(version: version, stripe: stripe, shard: shard)
                         let persist = entry.isPersisted(shard: shard)
-                        if persist { persistence?.track(id, node: placement[shard], bytes: bytes) }
                         group.addTask { try await node.store(id, bytes: bytes, persist: persist) }
                     }
                     try await group.waitForAll()

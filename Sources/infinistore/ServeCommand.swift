@@ -79,13 +79,19 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds between warm-up invocations of each sleeping node, which keep its sandbox from being reclaimed; 0 sends none (default: 60).")
     var warmup: Double?
 
+    @Option(
+        name: .customLong("unpersisted-limit"),
+        help: "Most bytes of chunks the proxy keeps until the nodes have persisted them; writes wait beyond it, at most --node-timeout (default: 536870912)."
+    )
+    var unpersistedLimit: Int?
+
     /// The settings given as flags; a config file fills in the rest.
     private var flags: ServeSettings {
         ServeSettings(
             port: port, nodePort: nodePort, bind: bind, dataDirectory: dataDirectory, cos: cos,
             durability: durability, appendfsync: appendfsync, ec: ec, nodes: nodes, reclaimAfter: reclaimAfter, nodeTimeout: nodeTimeout,
             requirepass: requirepass, maxclients: maxclients, maximumBulkLength: maximumBulkLength, readCache: readCache,
-            smallObjectThreshold: smallObjectThreshold, warmup: warmup
+            smallObjectThreshold: smallObjectThreshold, warmup: warmup, unpersistedLimit: unpersistedLimit
         )
     }
 
@@ -132,7 +138,7 @@ struct ServeCommand: AsyncParsableCommand {
                 environment: ["INFINISTORE_COS": settings.location.description]
             )
         )
-        let persistence = PersistenceTracker()
+        let persistence = PersistenceTracker(capacity: settings.unpersistedLimit)
         let pool = NodePool(
             configuration: .init(nodeCount: settings.nodeCount, requestTimeout: settings.nodeTimeout, warmupInterval: settings.warmupInterval),
             invoker: invoker,
@@ -143,7 +149,8 @@ struct ServeCommand: AsyncParsableCommand {
                 geometry: settings.geometry,
                 smallObjectThreshold: settings.smallObjectThreshold,
                 durability: settings.durability,
-                readCacheCapacity: settings.readCacheCapacity
+                readCacheCapacity: settings.readCacheCapacity,
+                backlogTimeout: settings.nodeTimeout
             ),
             nodes: pool.chunkNodes,
             storage: storage,

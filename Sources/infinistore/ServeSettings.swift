@@ -26,6 +26,7 @@ struct ServeSettings: Decodable {
     var readCache: Int?
     var smallObjectThreshold: Int?
     var warmup: Double?
+    var unpersistedLimit: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case port, bind, cos, durability, appendfsync, ec, nodes, requirepass, maxclients, warmup
@@ -36,6 +37,7 @@ struct ServeSettings: Decodable {
         case maximumBulkLength = "proto-max-bulk-len"
         case readCache = "read-cache"
         case smallObjectThreshold = "small-object-threshold"
+        case unpersistedLimit = "unpersisted-limit"
     }
 
     /// The settings after layering, with defaults filled in and every value checked.
@@ -58,6 +60,7 @@ struct ServeSettings: Decodable {
         var readCacheCapacity: Int
         var smallObjectThreshold: Int
         var warmupInterval: Duration?
+        var unpersistedLimit: Int
     }
 
     static let fsyncPolicies: [String: MetadataLog.FsyncPolicy] = ["always": .always, "everysec": .everySecond, "no": .never]
@@ -92,7 +95,8 @@ extension ServeSettings {
             nodeTimeout: nodeTimeout ?? base.nodeTimeout,
             requirepass: requirepass ?? base.requirepass, maxclients: maxclients ?? base.maxclients,
             maximumBulkLength: maximumBulkLength ?? base.maximumBulkLength, readCache: readCache ?? base.readCache,
-            smallObjectThreshold: smallObjectThreshold ?? base.smallObjectThreshold, warmup: warmup ?? base.warmup
+            smallObjectThreshold: smallObjectThreshold ?? base.smallObjectThreshold, warmup: warmup ?? base.warmup,
+            unpersistedLimit: unpersistedLimit ?? base.unpersistedLimit
         )
     }
 
@@ -112,6 +116,8 @@ extension ServeSettings {
         }
         if let reclaimAfter, !(reclaimAfter > 0) { throw ValidationError("--reclaim-after must be positive") }
         let warmup = warmup ?? 60
+        let unpersistedLimit = unpersistedLimit ?? PersistenceTracker.defaultCapacity
+        guard unpersistedLimit >= 1 else { throw ValidationError("--unpersisted-limit must be at least 1") }
         guard warmup >= 0, warmup <= 86_400 else { throw ValidationError("--warmup must be between 0 and 86400 seconds") }
         let nodeTimeout = nodeTimeout ?? 30
         guard nodeTimeout > 0, nodeTimeout <= 3600 else { throw ValidationError("--node-timeout must be between 0 and 3600 seconds") }
@@ -156,7 +162,8 @@ extension ServeSettings {
             maximumBulkLength: maximumBulkLength,
             readCacheCapacity: readCacheCapacity,
             smallObjectThreshold: smallObjectThreshold,
-            warmupInterval: warmup > 0 ? .milliseconds(Int64(warmup * 1000)) : nil
+            warmupInterval: warmup > 0 ? .milliseconds(Int64(warmup * 1000)) : nil,
+            unpersistedLimit: unpersistedLimit
         )
     }
 }

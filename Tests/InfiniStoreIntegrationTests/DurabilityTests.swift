@@ -67,6 +67,31 @@ import Testing
         #expect(Self.storedChunks(proxy).count == 200)
     }
 
+    @Test func writesFailWithTheBacklogWhenTheCOSCannotKeepUp() throws {
+        let dataDirectory = RunningProxy.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dataDirectory) }
+        // A file where the chunk directory belongs: every chunk write fails, even for root.
+        try FileManager.default.createDirectory(at: dataDirectory.appendingPathComponent("cos"), withIntermediateDirectories: true)
+        try Data().write(to: dataDirectory.appendingPathComponent("cos/chunks"))
+        let proxy = try RunningProxy(
+            ["--read-cache", "0", "--ec", "2+1", "--nodes", "3", "--unpersisted-limit", "1000", "--node-timeout", "2"],
+            dataDirectory: dataDirectory
+        )
+        let value = String(repeating: "v", count: 800)
+        #expect(try redisCLI(proxy.port, ["SET", "first", value]) == "OK\n")
+        // A replicated value's one data chunk, 896 bytes (a 64-byte header and the value padded
+        // to 64 bytes), is kept; another would pass 1000.
+        let refused = try redisCLI(proxy.port, ["SET", "second", value]).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(refused == "ERR the COS is behind: 896 bytes of chunks are waiting to be persisted")
+        #expect(proxy.info("infinistore_unpersisted_bytes") == "896")
+        #expect(try redisCLI(proxy.port, ["GET", "first"]) == value + "\n")
+        #expect(try redisCLI(proxy.port, ["GET", "second"]) == "\n", "a failed write became visible")
+        // Deleting the first value frees its bytes, and writes go on.
+        #expect(try redisCLI(proxy.port, ["DEL", "first"]) == "1\n")
+        #expect(try redisCLI(proxy.port, ["SET", "second", value]) == "OK\n")
+        proxy.stop()
+    }
+
     @Test func aProxyKilledWithSIGKILLComesBackWithEveryAcknowledgedWrite() throws {
         let dataDirectory = RunningProxy.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dataDirectory) }
