@@ -134,11 +134,14 @@ public final class PersistenceTracker: Sendable {
                 if let outcome { continuation.resume(with: outcome) }
             }
         } onCancel: {
-            let waiting = state.withLock { state -> CheckedContinuation<Void, any Error>? in
-                guard let index = state.admissions.firstIndex(where: { $0.id == id }) else { return nil }
-                return state.admissions.remove(at: index).continuation
+            // Writes queued behind this one may fit once it leaves.
+            let (waiting, admitted) = state.withLock { state -> (CheckedContinuation<Void, any Error>?, [CheckedContinuation<Void, any Error>]) in
+                guard let index = state.admissions.firstIndex(where: { $0.id == id }) else { return (nil, []) }
+                let waiting = state.admissions.remove(at: index).continuation
+                return (waiting, state.admitWaiting(capacity: capacity))
             }
             waiting?.resume(throwing: CancellationError())
+            for other in admitted { other.resume() }
         }
     }
 

@@ -54,4 +54,16 @@ import Testing
         try await small.value
         #expect(tracker.unpersistedBytes == 100)
     }
+
+    @Test func aWriteGivingUpLetsTheOnesBehindItIn() async throws {
+        let tracker = PersistenceTracker(capacity: 100)
+        try await tracker.track(Self.chunks(1, bytes: 80), timeout: .seconds(30))
+        let large = Task { try await tracker.track(Self.chunks(2, bytes: 90), timeout: .milliseconds(200)) }
+        try await Task.sleep(for: .milliseconds(50))
+        let small = Task { try await tracker.track(Self.chunks(3, bytes: 10), timeout: .seconds(30)) }
+        await #expect(throws: PersistenceTracker.Backlogged.self) { try await large.value }
+        // Admitted as the large write left, long before its own timeout.
+        try await small.value
+        #expect(tracker.unpersistedBytes == 90)
+    }
 }
