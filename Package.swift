@@ -218,9 +218,10 @@ let package = Package(
         .testTarget(
             name: "InfiniNodeTests",
             dependencies: [
-                "InfiniNode",
+                "InfiniNode", "InfiniNodeProtocol", "LambdaRuntimeAPI",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(

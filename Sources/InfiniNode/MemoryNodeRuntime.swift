@@ -12,15 +12,19 @@ import RESP
 public struct MemoryNodeRuntime: Sendable {
     private let memory = ChunkMemory()
     private let persister: ChunkPersister?
+    private let runtimeAPIEndpoint: String?
 
-    /// - Parameter persister: writes chunks through to the COS; nil keeps them in memory only.
-    public init(persister: ChunkPersister?) {
+    /// - Parameters:
+    ///   - persister: writes chunks through to the COS; nil keeps them in memory only.
+    ///   - runtimeAPIEndpoint: `host:port` of the Runtime API; nil reads `AWS_LAMBDA_RUNTIME_API`.
+    public init(persister: ChunkPersister?, runtimeAPIEndpoint: String? = nil) {
         self.persister = persister
+        self.runtimeAPIEndpoint = runtimeAPIEndpoint
     }
 
     /// Serves invocations until the Runtime API goes away.
     public func run() async throws {
-        let runtime = try RuntimeAPIClient.fromEnvironment()
+        let runtime = try runtimeAPIEndpoint.map { try RuntimeAPIClient(endpoint: $0) } ?? RuntimeAPIClient.fromEnvironment()
         while true {
             let invocation = try await runtime.nextInvocation()
             let event: InvocationEvent
@@ -39,10 +43,23 @@ public struct MemoryNodeRuntime: Sendable {
                     bytes: memory.usedBytes,
                     requests: requests
                 )
-                try await runtime.respond(to: invocation.requestID, payload: outcome.encoded())
+                try await Self.unlessRefused { try await runtime.respond(to: invocation.requestID, payload: outcome.encoded()) }
             } catch {
-                try await runtime.reportError(for: invocation.requestID, type: "LinkFailed", message: "\(error)")
+                try await Self.unlessRefused {
+                    try await runtime.reportError(for: invocation.requestID, type: "LinkFailed", message: "\(error)")
+                }
             }
+        }
+    }
+
+    /// Runs `answer`, letting a refusal by the Runtime API pass: the invoker gave up on the
+    /// invocation (it timed out, or the proxy is stopping), and the node, memory intact, goes on
+    /// to the next one instead of exiting.
+    private static func unlessRefused(_ answer: () async throws -> Void) async throws {
+        do {
+            try await answer()
+        } catch let error as RuntimeAPIError where error.code == .unexpectedStatus {
+            return
         }
     }
 
