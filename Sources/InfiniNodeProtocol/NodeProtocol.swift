@@ -45,6 +45,14 @@ public enum NodeProtocol {
     /// What the COS names of all chunks start with.
     public static let chunkStoragePrefix = "chunks/"
 
+    /// The parts of a chunk's COS name, the inverse of ``storageName(version:stripe:shard:)``;
+    /// nil for any other name.
+    public static func parseStorageName(_ name: String) -> (version: UInt64, stripe: Int, shard: Int)? {
+        guard let file = name.split(separator: "/").last, let parts = chunkParts(file, separator: "-"),
+            storageName(version: parts.version, stripe: parts.stripe, shard: parts.shard) == name
+        else { return nil }
+        return parts
+    }
 
     /// ``storageName(version:stripe:shard:)`` of a chunk named `version/stripe/shard` on the
     /// wire; nil for any other name.
@@ -54,7 +62,12 @@ public enum NodeProtocol {
 
     /// The parts of a chunk named `version/stripe/shard` on the wire; nil for any other name.
     public static func parseChunkName(_ chunk: String) -> (version: UInt64, stripe: Int, shard: Int)? {
-        let parts = chunk.split(separator: "/", omittingEmptySubsequences: false)
+        chunkParts(Substring(chunk), separator: "/")
+    }
+
+    /// `version`, `stripe` and `shard` joined by `separator`.
+    private static func chunkParts(_ text: Substring, separator: Character) -> (version: UInt64, stripe: Int, shard: Int)? {
+        let parts = text.split(separator: separator, omittingEmptySubsequences: false)
         guard parts.count == 3, let version = UInt64(parts[0]), let stripe = Int(parts[1]), let shard = Int(parts[2]),
             stripe >= 0, shard >= 0
         else { return nil }

@@ -11,11 +11,7 @@ extension ChunkID {
 extension ChunkID {
     /// The chunk a COS object of ``storageName`` holds; nil for any other name.
     init?(storageName: ObjectName) {
-        guard let file = storageName.rawValue.split(separator: "/").last else { return nil }
-        let parts = file.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 3, let version = UInt64(parts[0]), let stripe = Int(parts[1]), let shard = Int(parts[2]),
-            NodeProtocol.storageName(version: version, stripe: stripe, shard: shard) == storageName.rawValue
-        else { return nil }
-        self.init(version: version, stripe: stripe, shard: shard)
+        guard let parts = NodeProtocol.parseStorageName(storageName.rawValue) else { return nil }
+        self.init(version: parts.version, stripe: parts.stripe, shard: parts.shard)
     }
 }

@@ -28,7 +28,7 @@ final class HedgeDelay: Sendable {
 
     /// Learns from one node's response time.
     func record(_ sample: Duration) {
-        let seconds = Double(sample.components.seconds) + Double(sample.components.attoseconds) * 1e-18
+        let seconds = sample / .seconds(1)
         estimate.withLock { estimate in
             guard var current = estimate else {
                 estimate = Estimate(smoothed: seconds, deviation: seconds / 2)

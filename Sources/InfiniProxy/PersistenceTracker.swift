@@ -61,6 +61,13 @@ public final class PersistenceTracker: Sendable {
             }
         }
 
+        /// Keeps `chunks` now if nobody waits before them and they fit.
+        mutating func keepIfRoom(_ chunks: [(ChunkID, node: Int, bytes: ByteBuffer)], bytes more: Int, capacity: Int) -> Bool {
+            guard admissions.isEmpty, hasRoom(for: more, capacity: capacity) else { return false }
+            keep(chunks)
+            return true
+        }
+
         /// Admits waiting writes in order while they fit.
         mutating func admitWaiting(capacity: Int) -> [CheckedContinuation<Void, any Error>] {
             var admitted: [CheckedContinuation<Void, any Error>] = []
@@ -96,12 +103,7 @@ public final class PersistenceTracker: Sendable {
     /// throws ``Backlogged`` if that lasts longer than `timeout`.
     func track(_ chunks: [(ChunkID, node: Int, bytes: ByteBuffer)], timeout: Duration) async throws {
         let total = chunks.reduce(0) { $0 + $1.bytes.readableBytes }
-        let admitted = state.withLock { state in
-            guard state.admissions.isEmpty, state.hasRoom(for: total, capacity: capacity) else { return false }
-            state.keep(chunks)
-            return true
-        }
-        if admitted { return }
+        if state.withLock({ $0.keepIfRoom(chunks, bytes: total, capacity: capacity) }) { return }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.waitForRoom(chunks, bytes: total) }
             group.addTask {
@@ -124,10 +126,7 @@ public final class PersistenceTracker: Sendable {
                 let outcome: Result<Void, any Error>? = state.withLock { state in
                     // Checked under the lock the cancellation handler takes too.
                     guard !Task.isCancelled else { return .failure(CancellationError()) }
-                    if state.admissions.isEmpty, state.hasRoom(for: bytes, capacity: capacity) {
-                        state.keep(chunks)
-                        return .success(())
-                    }
+                    if state.keepIfRoom(chunks, bytes: bytes, capacity: capacity) { return .success(()) }
                     state.admissions.append(Admission(id: id, chunks: chunks, bytes: bytes, continuation: continuation))
                     return nil
                 }
