@@ -16,7 +16,7 @@ define install_apt
 	fi
 endef
 
-.PHONY: deps build run test bench-coding bench-redis clean
+.PHONY: deps build run test bench-coding bench-redis bench-lineage clean
 
 deps:
 	$(install_apt)
@@ -55,6 +55,11 @@ bench-redis: deps
 	@command -v redis-server >/dev/null || { apt-get install -y -qq redis-server >/dev/null || sudo apt-get install -y -qq redis-server; }
 	$(SWIFT) build -c release --product infinistore
 	Benchmarks/redis-compare.sh
+
+# The node lineage's write and recovery costs per snapshot interval, with S3's round trip modelled.
+bench-lineage: deps
+	$(SWIFT) build -c release --product lineage-bench
+	.build/release/lineage-bench --latency-ms 20
 
 clean:
 	rm -rf .build

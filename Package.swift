@@ -141,6 +141,7 @@ let package = Package(
                 "InfiniNodeProtocol",
                 "LambdaRuntimeAPI",
                 "RESP",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -209,7 +210,10 @@ let package = Package(
         ),
         .testTarget(
             name: "InfiniStoreIntegrationTests",
-            dependencies: ["infinistore", "HistoryChecking", "InfiniCodingReference", "ProcessSpawning", "ProcessTestSupport", "RESP"]
+            dependencies: [
+                "infinistore", "HistoryChecking", "InfiniCOS", "InfiniCodingReference", "InfiniNode", "ProcessSpawning", "ProcessTestSupport",
+                "RESP",
+            ]
         ),
         .testTarget(
             name: "InfiniCodingTests",
@@ -218,7 +222,7 @@ let package = Package(
         .testTarget(
             name: "InfiniNodeTests",
             dependencies: [
-                "InfiniNode", "InfiniNodeProtocol", "LambdaRuntimeAPI",
+                "InfiniCOS", "InfiniNode", "InfiniNodeProtocol", "LambdaRuntimeAPI",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -254,6 +258,11 @@ let package = Package(
             name: "metadata-log-bench",
             dependencies: ["InfiniMetadata", "InfiniCoding"],
             path: "Benchmarks/MetadataLogBench"
+        ),
+        .executableTarget(
+            name: "lineage-bench",
+            dependencies: ["InfiniCOS", "InfiniNode", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Benchmarks/LineageBench"
         ),
     ]
 )

@@ -38,7 +38,7 @@ public final class ChunkPersister: Sendable {
         var backlog: Int { queue.count - queueHead + inFlight.count }
     }
 
-    private let storage: any ObjectStorage
+    let storage: any ObjectStorage
     private let concurrency: Int
     private let state = Mutex(State())
 

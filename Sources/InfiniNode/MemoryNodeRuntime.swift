@@ -10,21 +10,43 @@ import RESP
 /// the invocation's token, serves chunk requests from RAM until idle, and returns. The same
 /// binary runs in AWS and as a local process of the proxy's local invoker.
 public struct MemoryNodeRuntime: Sendable {
-    private let memory = ChunkMemory()
+    /// How often a node linked to the proxy stores the operations of its current term, so a node
+    /// killed mid-invocation loses at most this much of its lineage (its chunks stay in the COS,
+    /// and reads still find them there).
+    static let termInterval = Duration.seconds(1)
+
+    private let memory: ChunkMemory
     private let persister: ChunkPersister?
+    private let loader: ChunkLoader?
     private let runtimeAPIEndpoint: String?
+    private let snapshotInterval: Int
+    private let log: @Sendable (String) -> Void
 
     /// - Parameters:
-    ///   - persister: writes chunks through to the COS; nil keeps them in memory only.
+    ///   - persister: writes chunks through to the COS; nil keeps them in memory only, with no
+    ///     lineage.
     ///   - runtimeAPIEndpoint: `host:port` of the Runtime API; nil reads `AWS_LAMBDA_RUNTIME_API`.
-    public init(persister: ChunkPersister?, runtimeAPIEndpoint: String? = nil) {
+    ///   - snapshotInterval: terms between snapshots of the lineage.
+    ///   - log: where recovery reports what it does.
+    public init(
+        persister: ChunkPersister?,
+        runtimeAPIEndpoint: String? = nil,
+        snapshotInterval: Int = NodeLineage.defaultSnapshotInterval,
+        log: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        let memory = ChunkMemory()
+        self.memory = memory
         self.persister = persister
+        self.loader = persister.map { ChunkLoader(memory: memory, persister: $0) }
         self.runtimeAPIEndpoint = runtimeAPIEndpoint
+        self.snapshotInterval = snapshotInterval
+        self.log = log
     }
 
     /// Serves invocations until the Runtime API goes away.
     public func run() async throws {
         let runtime = try runtimeAPIEndpoint.map { try RuntimeAPIClient(endpoint: $0) } ?? RuntimeAPIClient.fromEnvironment()
+        var lineage: NodeLineage?
         while true {
             let invocation = try await runtime.nextInvocation()
             let event: InvocationEvent
@@ -34,21 +56,75 @@ public struct MemoryNodeRuntime: Sendable {
                 try await runtime.reportError(for: invocation.requestID, type: "InvalidEvent", message: "\(error)")
                 continue
             }
+            let restoredBefore = loader?.restored ?? 0
+            var restoring: Task<Void, Never>?
+            if lineage?.node != event.nodeID { (lineage, restoring) = await openLineage(node: event.nodeID) }
             do {
                 var requests = 0
-                if event.command == .ping { requests = try await serve(event) }
+                if event.command == .ping { requests = try await serve(event, lineage: lineage) }
+                // A sandbox is frozen once it answers: what it restores and records must be
+                // stored first.
+                await restoring?.value
+                await closeTerm(of: lineage)
                 let outcome = InvocationOutcome(
                     nodeID: event.nodeID,
                     chunks: memory.count,
                     bytes: memory.usedBytes,
-                    requests: requests
+                    requests: requests,
+                    restoredChunks: (loader?.restored ?? 0) - restoredBefore
                 )
                 try await Self.unlessRefused { try await runtime.respond(to: invocation.requestID, payload: outcome.encoded()) }
             } catch {
+                await restoring?.value
+                await closeTerm(of: lineage)
                 try await Self.unlessRefused {
                     try await runtime.reportError(for: invocation.requestID, type: "LinkFailed", message: "\(error)")
                 }
             }
+        }
+    }
+
+    /// Reads the node's lineage back and starts restoring the chunks it lists that memory lacks:
+    /// after a cold start (a reclaimed sandbox, a killed process) that is all of them. Without a
+    /// COS, or when the lineage cannot be read, there is none: the next invocation tries again,
+    /// and meanwhile reads of chunks the node lacks still go to the COS one by one.
+    private func openLineage(node: Int) async -> (NodeLineage?, Task<Void, Never>?) {
+        guard let persister, let loader else { return (nil, nil) }
+        let recovery: NodeLineage.Recovery
+        let lineage: NodeLineage
+        do {
+            (lineage, recovery) = try await NodeLineage.open(node: node, storage: persister.storage, snapshotInterval: snapshotInterval)
+        } catch {
+            log("node \(node): cannot read its lineage: \(error)")
+            return (nil, nil)
+        }
+        if let problem = recovery.problem { log("node \(node): lineage cut after term \(recovery.head): \(problem)") }
+        let missing = recovery.chunks.keys.filter { memory.fetch(ByteBuffer(string: $0)) == nil }
+        guard !missing.isEmpty else { return (lineage, nil) }
+        let log = self.log
+        log("node \(node): restoring \(missing.count) chunks listed by lineage term \(recovery.head)")
+        let restoring = Task {
+            let (start, before) = (ContinuousClock.now, loader.restored)
+            let progress = Task {
+                while true {
+                    try await Task.sleep(for: .seconds(2))
+                    log("node \(node): restoring, \(loader.restored - before) of \(missing.count) chunks back")
+                }
+            }
+            let restored = await loader.restore(Array(missing))
+            progress.cancel()
+            let elapsed = (ContinuousClock.now - start) / .milliseconds(1)
+            log("node \(node): restored \(restored) of \(missing.count) chunks in \(Int(elapsed.rounded())) ms")
+        }
+        return (lineage, restoring)
+    }
+
+    private func closeTerm(of lineage: NodeLineage?) async {
+        guard let lineage else { return }
+        do {
+            try await lineage.closeTerm()
+        } catch {
+            log("node \(lineage.node): cannot store a lineage term (kept for the next one): \(error)")
         }
     }
 
@@ -65,21 +141,20 @@ public struct MemoryNodeRuntime: Sendable {
 
     /// One stay: connect, say hello, answer requests until the idle handler closes the link.
     /// Returns how many requests were served.
-    private func serve(_ event: InvocationEvent) async throws -> Int {
+    private func serve(_ event: InvocationEvent, lineage: NodeLineage?) async throws -> Int {
         let parts = event.proxyAddress.split(separator: ":")
         guard parts.count == 2, let port = Int(parts[1]) else {
             throw NodeRuntimeError("bad proxy address '\(event.proxyAddress)'")
         }
-        let memory = self.memory
-        let persister = self.persister
+        let (memory, persister, loader) = (self.memory, self.persister, self.loader)
         let tally = NodeRequestHandler.Tally()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
-                        IdleReturnHandler { (persister?.backlog ?? 0) > 0 || tally.isReading },
-                        NodeRequestHandler(memory: memory, persister: persister, tally: tally)
+                        IdleReturnHandler { (persister?.backlog ?? 0) > 0 || tally.isReading || loader?.isRestoring == true },
+                        NodeRequestHandler(memory: memory, persister: persister, loader: loader, lineage: lineage, tally: tally)
                     )
                 }
             }
@@ -92,6 +167,13 @@ public struct MemoryNodeRuntime: Sendable {
         hello.writeBulkString(event.session)
         hello.writeBulkString(event.token)
         try await channel.writeAndFlush(hello)
+        let terms = Task {
+            while true {
+                try await Task.sleep(for: Self.termInterval)
+                await closeTerm(of: lineage)
+            }
+        }
+        defer { terms.cancel() }
         try await channel.closeFuture.get()
         return tally.value
     }

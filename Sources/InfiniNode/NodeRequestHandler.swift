@@ -25,15 +25,22 @@ final class NodeRequestHandler: ChannelInboundHandler {
 
     private let memory: ChunkMemory
     private let persister: ChunkPersister?
+    private let loader: ChunkLoader?
+    private let lineage: NodeLineage?
     private let tally: Tally
     private var parser = RESPCommandParser(limits: .init(maximumBulkLength: NodeProtocol.maximumFrameLength))
     private var pending = ByteBuffer()
     private var acknowledged = false
     private var repliesWritten = false
 
-    init(memory: ChunkMemory, persister: ChunkPersister?, tally: Tally) {
+    /// - Parameters:
+    ///   - loader: brings chunks the node lacks back from the COS; nil without a COS.
+    ///   - lineage: told of every chunk made durable and removed; nil without one.
+    init(memory: ChunkMemory, persister: ChunkPersister?, loader: ChunkLoader?, lineage: NodeLineage?, tally: Tally) {
         self.memory = memory
         self.persister = persister
+        self.loader = loader
+        self.lineage = lineage
         self.tally = tally
     }
 
@@ -83,10 +90,8 @@ final class NodeRequestHandler: ChannelInboundHandler {
         }
         // Looked up once: a miss goes to the COS, a hit is answered below.
         let held = command == .get && request.count == 3 ? memory.fetch(request[2]) : nil
-        if command == .get, request.count == 3, held == nil, let persister,
-            let objectName = try? ChunkPersister.objectName(forChunk: String(buffer: request[2]))
-        {
-            readThrough(request, objectName, from: persister, channel: channel)
+        if command == .get, request.count == 3, held == nil, let loader {
+            readThrough(request, from: loader, channel: channel)
             return
         }
         replies.writeArrayHeader(3)
@@ -104,7 +109,12 @@ final class NodeRequestHandler: ChannelInboundHandler {
                     replies.writeError("ERR invalid chunk name")
                     break
                 }
+                let (memory, lineage, size) = (self.memory, self.lineage, bytes.readableBytes)
                 persister.persist(objectName, bytes: bytes) { outcome in
+                    // A chunk removed while it was written is gone from the COS again.
+                    if outcome == .persisted, let lineage, memory.fetch(name) != nil {
+                        lineage.record(.set(chunk: String(buffer: name), size: size))
+                    }
                     channel.writeAndFlush(Self.notice(outcome, for: name), promise: nil)
                 }
             }
@@ -115,7 +125,10 @@ final class NodeRequestHandler: ChannelInboundHandler {
         case (.delete, _):
             let names = request.dropFirst(2)
             persister?.cancel(names.compactMap { try? ChunkPersister.objectName(forChunk: String(buffer: $0)) })
-            replies.writeRESPInteger(names.filter { memory.remove($0) }.count)
+            if let lineage {
+                for name in names { lineage.record(.delete(chunk: String(buffer: name))) }
+            }
+            replies.writeRESPInteger(loader?.remove(names) ?? names.filter { memory.remove($0) }.count)
         case (.ping, 2):
             replies.writeSimpleString("PONG")
         default:
@@ -127,16 +140,15 @@ final class NodeRequestHandler: ChannelInboundHandler {
 
 extension NodeRequestHandler {
     /// Answers a read of a chunk this node does not hold from the COS, keeping the chunk: after
-    /// the node lost its memory (a reclaimed sandbox comes back empty), each chunk costs one COS
-    /// read, the first time it is asked for, and only that request waits for it.
-    private func readThrough(_ request: [ByteBuffer], _ objectName: ObjectName, from persister: ChunkPersister, channel: any Channel) {
+    /// the node lost its memory (a reclaimed sandbox comes back empty), a chunk not restored yet
+    /// costs one COS read, and only that request waits for it.
+    private func readThrough(_ request: [ByteBuffer], from loader: ChunkLoader, channel: any Channel) {
         let (memory, tally) = (self.memory, self.tally)
         let (id, name) = (ByteBuffer(buffer: request[1]), ByteBuffer(buffer: request[2]))
         tally.readStarted()
         Task {
             defer { tally.readAnswered() }
-            let bytes = await persister.load(objectName)
-            if let bytes { memory.store(name, bytes) }
+            let bytes = await loader.load(name)
             var reply = ByteBuffer()
             reply.writeArrayHeader(3)
             reply.writeBulkString(id)

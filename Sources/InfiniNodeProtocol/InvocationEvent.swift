@@ -54,12 +54,16 @@ public struct InvocationOutcome: Codable, Hashable, Sendable {
     public var chunks: Int
     public var bytes: Int
     public var requests: Int
+    /// Chunks the node brought back from the COS during the invocation, as its lineage listed
+    /// them, after finding its memory gone.
+    public var restoredChunks: Int
 
-    public init(nodeID: Int, chunks: Int, bytes: Int, requests: Int) {
+    public init(nodeID: Int, chunks: Int, bytes: Int, requests: Int, restoredChunks: Int = 0) {
         self.nodeID = nodeID
         self.chunks = chunks
         self.bytes = bytes
         self.requests = requests
+        self.restoredChunks = restoredChunks
     }
 
     public func encoded() -> [UInt8] {

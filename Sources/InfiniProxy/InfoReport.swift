@@ -101,6 +101,7 @@ struct InfoReport {
                 "infinistore_read_cache_bytes:\(store.readCacheBytes)",
                 "infinistore_read_cache_hits:\(store.readCacheHits)",
                 "infinistore_orphaned_chunks_deleted:\(store.orphanedChunks)",
+                "infinistore_node_restored_chunks:\(server.nodePool?.restoredChunks ?? 0)",
             ]
         }
     }

@@ -57,6 +57,7 @@ public final class NodePool: Sendable {
     public let persistence: PersistenceTracker?
     private let invoker: any Invoker
     private let state = Mutex(State())
+    private let restoredChunkCount = Atomic(0)
     private let invocations: AsyncStream<InvocationEvent>
     private let invocationQueue: AsyncStream<InvocationEvent>.Continuation
 
@@ -66,6 +67,10 @@ public final class NodePool: Sendable {
         self.persistence = persistence
         (invocations, invocationQueue) = AsyncStream.makeStream(of: InvocationEvent.self)
     }
+
+    /// Chunks nodes brought back from the COS after finding their memory gone, as their
+    /// invocations reported.
+    public var restoredChunks: Int { restoredChunkCount.load(ordering: .relaxed) }
 
     /// The nodes as the data path uses them.
     public var chunkNodes: [any ChunkNode] {
@@ -228,6 +233,9 @@ public final class NodePool: Sendable {
             return link
         }
         link?.close(reason: "the node returned")
+        if case .success(let bytes) = outcome, let report = try? InvocationOutcome(decoding: bytes) {
+            restoredChunkCount.add(report.restoredChunks, ordering: .relaxed)
+        }
         if case .failure(let error) = outcome {
             failActivation(event, NodeUnavailable(node: event.nodeID, reason: "\(error)"))
         } else {

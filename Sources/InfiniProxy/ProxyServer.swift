@@ -44,10 +44,13 @@ public struct ProxyServer: Sendable {
 
     public let configuration: Configuration
     public let store: ObjectStore
+    /// The memory nodes behind `store`, for INFO; nil when the store's nodes are not pooled.
+    public let nodePool: NodePool?
 
-    public init(configuration: Configuration, store: ObjectStore) {
+    public init(configuration: Configuration, store: ObjectStore, nodePool: NodePool? = nil) {
         self.configuration = configuration
         self.store = store
+        self.nodePool = nodePool
     }
 
     /// Listens until the surrounding task is cancelled. `onListening` gets the bound address,
@@ -63,7 +66,7 @@ public struct ProxyServer: Sendable {
                 }
             }
         let address = listener.channel.localAddress
-        let state = ServerState(configuration: configuration, store: store, port: address?.port ?? configuration.port)
+        let state = ServerState(configuration: configuration, store: store, nodePool: nodePool, port: address?.port ?? configuration.port)
         if let address { await onListening(address) }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await sweepExpiredKeys() }

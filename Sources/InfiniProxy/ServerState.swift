@@ -22,6 +22,7 @@ final class ServerState: Sendable {
 
     let configuration: ProxyServer.Configuration
     let store: ObjectStore
+    let nodePool: NodePool?
     /// The port actually bound (the configured one may be 0).
     let port: Int
     let startedAt = ContinuousClock.now
@@ -30,9 +31,10 @@ final class ServerState: Sendable {
     private let mutableSettings: Mutex<Settings>
     private let counters = Mutex(Statistics())
 
-    init(configuration: ProxyServer.Configuration, store: ObjectStore, port: Int) {
+    init(configuration: ProxyServer.Configuration, store: ObjectStore, nodePool: NodePool? = nil, port: Int) {
         self.configuration = configuration
         self.store = store
+        self.nodePool = nodePool
         self.port = port
         self.mutableSettings = Mutex(
             Settings(

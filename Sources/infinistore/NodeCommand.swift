@@ -39,7 +39,7 @@ struct NodeCommand: AsyncParsableCommand {
         let (endings, end) = AsyncStream.makeStream(of: (any Error)?.self)
         Task {
             do {
-                try await MemoryNodeRuntime(persister: persister).run()
+                try await MemoryNodeRuntime(persister: persister, log: { Self.say($0) }).run()
                 end.yield(nil)
             } catch {
                 end.yield(error)

@@ -165,7 +165,8 @@ struct ServeCommand: AsyncParsableCommand {
                 password: settings.requirepass,
                 maximumClients: settings.maxclients
             ),
-            store: store
+            store: store,
+            nodePool: pool
         )
         let nodePortServer = NodePortServer(host: settings.bind, port: settings.nodePort, pool: pool) { Self.say($0) }
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)

@@ -1,3 +1,4 @@
+import InfiniCOS
 import InfiniNodeProtocol
 import LambdaRuntimeAPI
 import NIOCore
@@ -44,6 +45,39 @@ import Testing
         #expect(try InvocationOutcome(decoding: bytes).nodeID == 0)
         node.cancel()
         try await silentProxy.close()
+        await api.shutdown()
+    }
+
+    /// A node that starts with empty memory reads its lineage on its first invocation and brings
+    /// back the chunks it lists before answering (a sandbox is frozen once it answers).
+    @Test func aColdNodeRestoresWhatItsLineageListsOnItsFirstInvocation() async throws {
+        let storage = MemoryObjectStorage()
+        let (lineage, _) = try await NodeLineage.open(node: 3, storage: storage)
+        for version in 1...20 {
+            let chunk = "\(version)/0/1"
+            try await storage.put(ChunkPersister.objectName(forChunk: chunk), bytes: ByteBuffer(repeating: 7, count: 100))
+            lineage.record(.set(chunk: chunk, size: 100))
+        }
+        lineage.record(.delete(chunk: "20/0/1"))
+        try await lineage.closeTerm()
+
+        let api = try await LocalRuntimeAPIServer.start()
+        let node = Task { try await MemoryNodeRuntime(persister: ChunkPersister(storage: storage), runtimeAPIEndpoint: api.endpoint).run() }
+        let event = InvocationEvent(nodeID: 3, proxyAddress: "127.0.0.1:1", session: "s", token: "t", command: .warmup)
+        guard case .response(let first) = try await api.invoke(payload: event.encoded(), timeout: .seconds(20)) else {
+            Issue.record("the warm-up failed")
+            return
+        }
+        let outcome = try InvocationOutcome(decoding: first)
+        #expect(outcome.restoredChunks == 19)
+        #expect(outcome.chunks == 19)
+        #expect(outcome.bytes == 1_900)
+        guard case .response(let second) = try await api.invoke(payload: event.encoded(), timeout: .seconds(20)) else {
+            Issue.record("the second warm-up failed")
+            return
+        }
+        #expect(try InvocationOutcome(decoding: second).restoredChunks == 0)
+        node.cancel()
         await api.shutdown()
     }
 }

@@ -1,5 +1,7 @@
 import Foundation
+import InfiniCOS
 import InfiniCodingReference
+import InfiniNode
 import ProcessTestSupport
 import Testing
 
@@ -49,6 +51,45 @@ import Testing
         #expect(nodes.count == 6)
         for pid in nodes { kill(pid, SIGKILL) }
         #expect(eventually { nodes.allSatisfy { !isAlive($0) } })
+        for (key, value) in values {
+            let read = try runProcess("/usr/bin/redis-cli", ["-p", String(proxy.port), "--raw", "GET", key]).output
+            #expect(read == value + Data("\n".utf8), "\(key) did not come back whole")
+        }
+        proxy.stop()
+    }
+
+    /// A node killed with SIGKILL comes back empty. On its next invocation (a warm-up here) it
+    /// reads its lineage and restores every chunk it made durable before any read asks for one:
+    /// after that, reads succeed with the chunk objects gone from the COS.
+    @Test func killedNodesRestoreTheirChunksFromTheirLineage() async throws {
+        let proxy = try RunningProxy(["--read-cache", "0", "--ec", "2+1", "--nodes", "3", "--warmup", "0.25"])
+        var values: [String: Data] = [:]
+        for index in 0..<20 { values["small:\(index)"] = Data("value \(index)".utf8) }
+        for index in 0..<2 { values["large:\(index)"] = Data(SampleData.random((200 << 10) + index, seed: UInt64(index))) }
+        for (key, value) in values { #expect(try redisCLI(proxy.port, ["-x", "SET", key], input: value) == "OK\n") }
+        #expect(eventually { proxy.info("infinistore_unpersisted_chunks") == "0" })
+        let stored = Self.storedChunks(proxy).count
+        #expect(stored == 20 + 2 * 2)
+
+        // Each durable chunk enters its node's lineage within a term (a second).
+        let storage = FileObjectStorage(root: proxy.dataDirectory.appendingPathComponent("cos").path)
+        func chunksInLineages() async throws -> Int {
+            var count = 0
+            for node in 0..<3 { count += try await NodeLineage.read(node: node, storage: storage).chunks.count }
+            return count
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await chunksInLineages() < stored, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(try await chunksInLineages() == stored)
+
+        let nodes = proxy.nodeProcessIDs
+        #expect(nodes.count == 3)
+        for pid in nodes { kill(pid, SIGKILL) }
+        #expect(eventually { nodes.allSatisfy { !isAlive($0) } })
+        #expect(eventually { proxy.info("infinistore_node_restored_chunks") == String(stored) })
+        #expect(proxy.log.contains("chunks listed by lineage term"))
+
+        try FileManager.default.removeItem(at: proxy.dataDirectory.appendingPathComponent("cos/chunks"))
         for (key, value) in values {
             let read = try runProcess("/usr/bin/redis-cli", ["-p", String(proxy.port), "--raw", "GET", key]).output
             #expect(read == value + Data("\n".utf8), "\(key) did not come back whole")
