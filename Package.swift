@@ -53,6 +53,11 @@ let package = Package(
             dependencies: ["InfiniMetadata", "InfiniCoding", "MetadataTestSupport", "ProcessSpawning", "metadata-log-writer"]
         ),
         .target(
+            name: "COSTestSupport",
+            dependencies: ["InfiniCOS", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Tests/COSTestSupport"
+        ),
+        .target(
             name: "MetadataTestSupport",
             dependencies: ["InfiniMetadata", "InfiniCoding"],
             path: "Tests/MetadataTestSupport"
@@ -178,8 +183,8 @@ let package = Package(
         .testTarget(
             name: "InfiniProxyTests",
             dependencies: [
-                "InfiniProxy", "InfiniCOS", "InfiniCoding", "InfiniCodingReference", "InfiniMetadata", "InfiniNodeProtocol",
-                "ProcessTestSupport",
+                "InfiniProxy", "InfiniCOS", "InfiniCoding", "InfiniCodingReference", "InfiniMetadata", "InfiniNode",
+                "InfiniNodeProtocol", "COSTestSupport", "LambdaRuntimeAPI", "ProcessTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
@@ -222,7 +227,7 @@ let package = Package(
         .testTarget(
             name: "InfiniNodeTests",
             dependencies: [
-                "InfiniCOS", "InfiniNode", "InfiniNodeProtocol", "LambdaRuntimeAPI",
+                "COSTestSupport", "InfiniCOS", "InfiniNode", "InfiniNodeProtocol", "LambdaRuntimeAPI",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

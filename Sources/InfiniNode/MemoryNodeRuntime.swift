@@ -18,6 +18,7 @@ public struct MemoryNodeRuntime: Sendable {
     private let memory: ChunkMemory
     private let persister: ChunkPersister?
     private let loader: ChunkLoader?
+    private let helpers: HelperDuties
     private let runtimeAPIEndpoint: String?
     private let snapshotInterval: Int
     private let log: @Sendable (String) -> Void
@@ -38,6 +39,7 @@ public struct MemoryNodeRuntime: Sendable {
         self.memory = memory
         self.persister = persister
         self.loader = persister.map { ChunkLoader(memory: memory, persister: $0) }
+        self.helpers = HelperDuties(persister: persister, log: log)
         self.runtimeAPIEndpoint = runtimeAPIEndpoint
         self.snapshotInterval = snapshotInterval
         self.log = log
@@ -57,14 +59,16 @@ public struct MemoryNodeRuntime: Sendable {
                 continue
             }
             let restoredBefore = loader?.restored ?? 0
-            var restoring: Task<Void, Never>?
-            if lineage?.node != event.nodeID { (lineage, restoring) = await openLineage(node: event.nodeID) }
+            var restoration: Restoration?
+            if lineage?.node != event.nodeID { (lineage, restoration) = await openLineage(node: event.nodeID) }
+            // Helped chunks live for one stay: the proxy routes reads to a helper's link only.
+            defer { helpers.stopAll() }
             do {
                 var requests = 0
-                if event.command == .ping { requests = try await serve(event, lineage: lineage) }
+                if event.command == .ping { requests = try await serve(event, lineage: lineage, restoration: restoration) }
                 // A sandbox is frozen once it answers: what it restores and records must be
                 // stored first.
-                await restoring?.value
+                await restoration?.task.value
                 await closeTerm(of: lineage)
                 let outcome = InvocationOutcome(
                     nodeID: event.nodeID,
@@ -75,7 +79,7 @@ public struct MemoryNodeRuntime: Sendable {
                 )
                 try await Self.unlessRefused { try await runtime.respond(to: invocation.requestID, payload: outcome.encoded()) }
             } catch {
-                await restoring?.value
+                await restoration?.task.value
                 await closeTerm(of: lineage)
                 try await Self.unlessRefused {
                     try await runtime.reportError(for: invocation.requestID, type: "LinkFailed", message: "\(error)")
@@ -88,7 +92,7 @@ public struct MemoryNodeRuntime: Sendable {
     /// after a cold start (a reclaimed sandbox, a killed process) that is all of them. Without a
     /// COS, or when the lineage cannot be read, there is none: the next invocation tries again,
     /// and meanwhile reads of chunks the node lacks still go to the COS one by one.
-    private func openLineage(node: Int) async -> (NodeLineage?, Task<Void, Never>?) {
+    private func openLineage(node: Int) async -> (NodeLineage?, Restoration?) {
         guard let persister, let loader else { return (nil, nil) }
         let recovery: NodeLineage.Recovery
         let lineage: NodeLineage
@@ -99,7 +103,7 @@ public struct MemoryNodeRuntime: Sendable {
             return (nil, nil)
         }
         if let problem = recovery.problem { log("node \(node): lineage cut after term \(recovery.head): \(problem)") }
-        let missing = recovery.chunks.keys.filter { memory.fetch(ByteBuffer(string: $0)) == nil }
+        let missing = recovery.chunks.filter { memory.fetch(ByteBuffer(string: $0.key)) == nil }
         guard !missing.isEmpty else { return (lineage, nil) }
         let log = self.log
         log("node \(node): restoring \(missing.count) chunks listed by lineage term \(recovery.head)")
@@ -111,12 +115,30 @@ public struct MemoryNodeRuntime: Sendable {
                     log("node \(node): restoring, \(loader.restored - before) of \(missing.count) chunks back")
                 }
             }
-            let restored = await loader.restore(Array(missing))
+            let restored = await loader.restore(Array(missing.keys))
             progress.cancel()
             let elapsed = (ContinuousClock.now - start) / .milliseconds(1)
             log("node \(node): restored \(restored) of \(missing.count) chunks in \(Int(elapsed.rounded())) ms")
         }
-        return (lineage, restoring)
+        return (lineage, Restoration(chunks: missing.count, bytes: missing.values.reduce(0, +), task: restoring))
+    }
+
+    /// Tells the proxy, once linked, that the node is restoring, so it can bring in helpers, and
+    /// when the restore is over.
+    private static func announce(_ restoration: Restoration, on channel: any Channel) {
+        var restoring = ByteBuffer()
+        restoring.writePushHeader(3, protocol: .v3)
+        restoring.writeBulkString(NodeProtocol.restoring)
+        restoring.writeBulkString(String(restoration.chunks))
+        restoring.writeBulkString(String(restoration.bytes))
+        channel.writeAndFlush(restoring, promise: nil)
+        Task {
+            await restoration.task.value
+            var restored = ByteBuffer()
+            restored.writePushHeader(1, protocol: .v3)
+            restored.writeBulkString(NodeProtocol.restored)
+            try? await channel.writeAndFlush(restored)
+        }
     }
 
     private func closeTerm(of lineage: NodeLineage?) async {
@@ -141,20 +163,31 @@ public struct MemoryNodeRuntime: Sendable {
 
     /// One stay: connect, say hello, answer requests until the idle handler closes the link.
     /// Returns how many requests were served.
-    private func serve(_ event: InvocationEvent, lineage: NodeLineage?) async throws -> Int {
+    private func serve(_ event: InvocationEvent, lineage: NodeLineage?, restoration: Restoration?) async throws -> Int {
         let parts = event.proxyAddress.split(separator: ":")
         guard parts.count == 2, let port = Int(parts[1]) else {
             throw NodeRuntimeError("bad proxy address '\(event.proxyAddress)'")
         }
-        let (memory, persister, loader) = (self.memory, self.persister, self.loader)
+        let (memory, persister, loader, helpers) = (self.memory, self.persister, self.loader, self.helpers)
         let tally = NodeRequestHandler.Tally()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
-                        IdleReturnHandler { (persister?.backlog ?? 0) > 0 || tally.isReading || loader?.isRestoring == true },
-                        NodeRequestHandler(memory: memory, persister: persister, loader: loader, lineage: lineage, tally: tally)
+                        IdleReturnHandler {
+                            (persister?.backlog ?? 0) > 0 || tally.isReading || loader?.isRestoring == true || helpers.isLoading
+                        },
+                        NodeRequestHandler(
+                            memory: memory,
+                            persister: persister,
+                            loader: loader,
+                            lineage: lineage,
+                            helpers: helpers,
+                            tally: tally
+                        ) { channel in
+                            if let restoration, loader?.isRestoring == true { Self.announce(restoration, on: channel) }
+                        }
                     )
                 }
             }
@@ -177,6 +210,13 @@ public struct MemoryNodeRuntime: Sendable {
         try await channel.closeFuture.get()
         return tally.value
     }
+}
+
+/// A restore from the lineage under way: what it brings back and the task doing it.
+struct Restoration: Sendable {
+    var chunks: Int
+    var bytes: Int
+    var task: Task<Void, Never>
 }
 
 /// A node-side failure, reported to the Runtime API as the invocation's error.

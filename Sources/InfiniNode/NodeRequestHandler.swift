@@ -27,6 +27,8 @@ final class NodeRequestHandler: ChannelInboundHandler {
     private let persister: ChunkPersister?
     private let loader: ChunkLoader?
     private let lineage: NodeLineage?
+    private let helpers: HelperDuties
+    private let onLinked: @Sendable (any Channel) -> Void
     private let tally: Tally
     private var parser = RESPCommandParser(limits: .init(maximumBulkLength: NodeProtocol.maximumFrameLength))
     private var pending = ByteBuffer()
@@ -36,12 +38,24 @@ final class NodeRequestHandler: ChannelInboundHandler {
     /// - Parameters:
     ///   - loader: brings chunks the node lacks back from the COS; nil without a COS.
     ///   - lineage: told of every chunk made durable and removed; nil without one.
-    init(memory: ChunkMemory, persister: ChunkPersister?, loader: ChunkLoader?, lineage: NodeLineage?, tally: Tally) {
+    ///   - helpers: this node's duties as a helper in other nodes' recovery.
+    ///   - onLinked: called once the proxy has accepted the link.
+    init(
+        memory: ChunkMemory,
+        persister: ChunkPersister?,
+        loader: ChunkLoader?,
+        lineage: NodeLineage?,
+        helpers: HelperDuties,
+        tally: Tally,
+        onLinked: @escaping @Sendable (any Channel) -> Void = { _ in }
+    ) {
         self.memory = memory
         self.persister = persister
         self.loader = loader
         self.lineage = lineage
+        self.helpers = helpers
         self.tally = tally
+        self.onLinked = onLinked
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -55,6 +69,7 @@ final class NodeRequestHandler: ChannelInboundHandler {
                 return
             }
             acknowledged = true
+            onLinked(context.channel)
         }
         var replies = context.channel.allocator.buffer(capacity: 64)
         var served = 0
@@ -91,7 +106,13 @@ final class NodeRequestHandler: ChannelInboundHandler {
         // Looked up once: a miss goes to the COS, a hit is answered below.
         let held = command == .get && request.count == 3 ? memory.fetch(request[2]) : nil
         if command == .get, request.count == 3, held == nil, let loader {
-            readThrough(request, from: loader, channel: channel)
+            let name = ByteBuffer(buffer: request[2])
+            answerLater(request[1], channel: channel) { await loader.load(name) }
+            return
+        }
+        if command == .get, request.count == 4, let helped = Int(String(buffer: request[3])) {
+            let (helpers, name) = (self.helpers, ByteBuffer(buffer: request[2]))
+            answerLater(request[1], channel: channel) { await helpers.fetch(name, helping: helped) }
             return
         }
         replies.writeArrayHeader(3)
@@ -131,6 +152,20 @@ final class NodeRequestHandler: ChannelInboundHandler {
             replies.writeRESPInteger(loader?.remove(names) ?? names.filter { memory.remove($0) }.count)
         case (.ping, 2):
             replies.writeSimpleString("PONG")
+        case (.help, 5):
+            guard let helped = Int(String(buffer: request[2])), let partition = Int(String(buffer: request[3])),
+                let partitions = Int(String(buffer: request[4])), (0..<partitions).contains(partition)
+            else {
+                replies.writeError("ERR invalid help request")
+                break
+            }
+            if helpers.start(helping: helped, partition: partition, of: partitions) {
+                replies.writeSimpleString("OK")
+            } else {
+                replies.writeError("ERR no COS to help from")
+            }
+        case (.unhelp, 3):
+            replies.writeRESPInteger(Int(String(buffer: request[2])).map { helpers.stop(helping: $0) } ?? 0)
         default:
             replies.writeError("ERR wrong number of arguments for '\(command.rawValue)'")
         }
@@ -139,16 +174,15 @@ final class NodeRequestHandler: ChannelInboundHandler {
 }
 
 extension NodeRequestHandler {
-    /// Answers a read of a chunk this node does not hold from the COS, keeping the chunk: after
-    /// the node lost its memory (a reclaimed sandbox comes back empty), a chunk not restored yet
-    /// costs one COS read, and only that request waits for it.
-    private func readThrough(_ request: [ByteBuffer], from loader: ChunkLoader, channel: any Channel) {
-        let (memory, tally) = (self.memory, self.tally)
-        let (id, name) = (ByteBuffer(buffer: request[1]), ByteBuffer(buffer: request[2]))
+    /// Answers a read once `fetch` has the chunk, from a task, while the link goes on serving:
+    /// a chunk this node does not hold comes from the COS (after the node lost its memory, a
+    /// chunk not restored yet costs one COS read, and only its request waits for it).
+    private func answerLater(_ id: ByteBuffer, channel: any Channel, fetch: @escaping @Sendable () async -> ByteBuffer?) {
+        let (memory, tally, id) = (self.memory, self.tally, ByteBuffer(buffer: id))
         tally.readStarted()
         Task {
             defer { tally.readAnswered() }
-            let bytes = await loader.load(name)
+            let bytes = await fetch()
             var reply = ByteBuffer()
             reply.writeArrayHeader(3)
             reply.writeBulkString(id)

@@ -11,11 +11,17 @@
 /// A node with a COS writes every chunk through to it, except those stored with `MEMORY`, and
 /// then sends the push `>2 PERSISTED <chunk>`, or `>3 PERSISTFAILED <chunk> <reason>` when it
 /// gave up; it does not return while writes are pending, so every notice arrives before its `BYE`.
+///
+/// A node restoring its chunks from its lineage says so with `>3 RESTORING <chunks> <bytes>`
+/// once linked, and `>1 RESTORED` when done. Meanwhile the proxy may make other nodes helpers
+/// (`CHELP`) and send them the reads of its chunks (`CGET` naming the helped node).
 public enum NodeProtocol {
     public static let hello = "NODE-HELLO"
     public static let bye = "BYE"
     public static let persisted = "PERSISTED"
     public static let persistFailed = "PERSISTFAILED"
+    public static let restoring = "RESTORING"
+    public static let restored = "RESTORED"
     /// The flag of a chunk kept in node memory only: a parity chunk, which the data chunks in the
     /// COS can always rebuild.
     public static let memoryOnly = "MEMORY"
@@ -24,12 +30,29 @@ public enum NodeProtocol {
     public enum Command: String, Sendable {
         /// `CSET id chunk bytes [MEMORY]` → `+OK`
         case set = "CSET"
-        /// `CGET id chunk` → bulk bytes, or null when the node does not hold it
+        /// `CGET id chunk [helpedNode]` → bulk bytes, or null when the node does not hold it;
+        /// with `helpedNode`, from the chunks it holds as that node's helper
         case get = "CGET"
         /// `CDEL id chunk…` → integer count removed
         case delete = "CDEL"
         /// `CPING id` → `+PONG`
         case ping = "CPING"
+        /// `CHELP id node partition partitions` → `+OK`: load, from node `node`'s lineage, the
+        /// chunks in hash partition `partition` of `partitions`, and serve reads of them
+        case help = "CHELP"
+        /// `CUNHELP id node` → integer count of helped chunks dropped
+        case unhelp = "CUNHELP"
+    }
+
+    /// The hash partition a chunk's recovery helper serves: FNV-1a of its wire name, modulo
+    /// `partitions`, the same on the proxy and on every node.
+    public static func helperPartition(ofChunk name: some Sequence<UInt8>, partitions: Int) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in name {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        return Int(hash % UInt64(max(1, partitions)))
     }
 
     /// The COS object a node writes a chunk to: `chunks/XY/VERSION-STRIPE-SHARD`, with `XY` the

@@ -74,6 +74,7 @@ final class NodeLinkHandler: ChannelInboundHandler {
 
     private let nodeID: Int
     private let persistence: PersistenceTracker?
+    private let onRecovery: @Sendable (RecoveryNotice) -> Void
     private let onClose: @Sendable () -> Void
     private var context: ChannelHandlerContext?
     private var waiting: [Int64: (promise: EventLoopPromise<RESPValue>, deadline: NIODeadline)] = [:]
@@ -88,12 +89,20 @@ final class NodeLinkHandler: ChannelInboundHandler {
 
     /// - Parameters:
     ///   - persistence: told of the node's persisted notices, and of the node's loss.
-    ///   - onClose: called once, on the event loop, when the link is gone.
     ///   - requestTimeout: how long a request may wait for its reply before it fails.
-    init(nodeID: Int, persistence: PersistenceTracker?, requestTimeout: TimeAmount, onClose: @escaping @Sendable () -> Void) {
+    ///   - onRecovery: told, on the event loop, when the node starts and ends a restore.
+    ///   - onClose: called once, on the event loop, when the link is gone.
+    init(
+        nodeID: Int,
+        persistence: PersistenceTracker?,
+        requestTimeout: TimeAmount,
+        onRecovery: @escaping @Sendable (RecoveryNotice) -> Void = { _ in },
+        onClose: @escaping @Sendable () -> Void
+    ) {
         self.nodeID = nodeID
         self.persistence = persistence
         self.requestTimeout = requestTimeout
+        self.onRecovery = onRecovery
         self.onClose = onClose
     }
 
@@ -174,6 +183,12 @@ final class NodeLinkHandler: ChannelInboundHandler {
             if let chunk { persistence?.persisted(chunk) }
         case NodeProtocol.persistFailed:
             if let chunk { persistence?.failed(chunk, node: nodeID, reason: fields.last?.stringValue ?? "unknown") }
+        case NodeProtocol.restoring:
+            if fields.count == 3, let chunks = fields[1].stringValue.flatMap(Int.init), let bytes = fields[2].stringValue.flatMap(Int.init) {
+                onRecovery(.restoring(chunks: chunks, bytes: bytes))
+            }
+        case NodeProtocol.restored:
+            onRecovery(.restored)
         default:
             break
         }
@@ -204,6 +219,12 @@ final class NodeLinkHandler: ChannelInboundHandler {
         onClose()
         context.fireChannelInactive()
     }
+}
+
+/// What a node says about restoring its chunks from its lineage.
+enum RecoveryNotice: Hashable, Sendable {
+    case restoring(chunks: Int, bytes: Int)
+    case restored
 }
 
 /// A node link ended (the node returned, was reclaimed, or the connection broke).

@@ -21,17 +21,26 @@ public final class NodePool: Sendable {
         /// platform keeps its sandbox (and the chunks in its memory) instead of reclaiming it
         /// when idle; nil sends none.
         public var warmupInterval: Duration?
+        /// Most helper nodes one node's recovery gets (parallel recovery); 0 for none.
+        public var recoveryHelpers: Int
+        /// A restoring node gets one helper per this many bytes to restore, up to
+        /// ``recoveryHelpers``.
+        public var bytesPerRecoveryHelper: Int
 
         public init(
             nodeCount: Int,
             activationTimeout: Duration = .seconds(10),
             requestTimeout: Duration = .seconds(30),
-            warmupInterval: Duration? = nil
+            warmupInterval: Duration? = nil,
+            recoveryHelpers: Int = 0,
+            bytesPerRecoveryHelper: Int = 64 << 20
         ) {
             self.nodeCount = nodeCount
             self.activationTimeout = activationTimeout
             self.requestTimeout = requestTimeout
             self.warmupInterval = warmupInterval
+            self.recoveryHelpers = recoveryHelpers
+            self.bytesPerRecoveryHelper = max(1, bytesPerRecoveryHelper)
         }
     }
 
@@ -42,8 +51,18 @@ public final class NodePool: Sendable {
         var waiters: [(id: Int, continuation: CheckedContinuation<NodeLink, any Error>)] = []
     }
 
+    /// The helpers of one node's restore: the helper serving each hash partition, with the
+    /// session of the link it was asked on (its helped chunks live as long as that stay).
+    private struct Recovery {
+        var id: Int
+        var partitions: Int
+        var helpers: [Int: (node: Int, session: String)] = [:]
+    }
+
     private struct State {
         var nodeAddress: String?
+        var recoveries: [Int: Recovery] = [:]
+        var lastRecoveryID = 0
         var links: [Int: NodeLink] = [:]
         var activations: [Int: Activation] = [:]
         /// Set once ``run()`` stops taking invocations: nobody would invoke a sleeping node or
@@ -58,6 +77,8 @@ public final class NodePool: Sendable {
     private let invoker: any Invoker
     private let state = Mutex(State())
     private let restoredChunkCount = Atomic(0)
+    private let helpersAssignedCount = Atomic(0)
+    private let helperReadCount = Atomic(0)
     private let invocations: AsyncStream<InvocationEvent>
     private let invocationQueue: AsyncStream<InvocationEvent>.Continuation
 
@@ -71,6 +92,12 @@ public final class NodePool: Sendable {
     /// Chunks nodes brought back from the COS after finding their memory gone, as their
     /// invocations reported.
     public var restoredChunks: Int { restoredChunkCount.load(ordering: .relaxed) }
+
+    /// Helper nodes that took on a share of another node's restore.
+    public var recoveryHelpersAssigned: Int { helpersAssignedCount.load(ordering: .relaxed) }
+
+    /// Reads of a restoring node's chunks that its helpers answered.
+    public var recoveryHelperReads: Int { helperReadCount.load(ordering: .relaxed) }
 
     /// The nodes as the data path uses them.
     public var chunkNodes: [any ChunkNode] {
@@ -220,10 +247,14 @@ public final class NodePool: Sendable {
     }
 
     /// Forgets a node's link once it has closed, unless a newer session replaced it already.
+    /// A restore the node was running is over with it.
     func detach(node: Int, session: String) {
-        state.withLock { state in
-            if state.links[node]?.session == session { state.links[node] = nil }
+        let detached = state.withLock { state in
+            guard state.links[node]?.session == session else { return false }
+            state.links[node] = nil
+            return true
         }
+        if detached { endRecovery(of: node) }
     }
 
     private func invocationEnded(_ event: InvocationEvent, _ outcome: Result<[UInt8], any Error>) {
@@ -255,6 +286,81 @@ public final class NodePool: Sendable {
     }
 }
 
+extension NodePool {
+    /// A node's restore started or ended. A restore of at least ``Configuration/bytesPerRecoveryHelper``
+    /// bytes gets helpers: other nodes, those linked first, each loading one hash partition of
+    /// the node's chunks from the COS and answering reads of that partition meanwhile.
+    func recoveryNotice(_ notice: RecoveryNotice, from node: Int) {
+        switch notice {
+        case .restored:
+            endRecovery(of: node)
+        case .restoring(_, let bytes):
+            endRecovery(of: node)
+            let count = min(configuration.recoveryHelpers, configuration.nodeCount - 1, bytes / configuration.bytesPerRecoveryHelper)
+            guard count > 0 else { return }
+            let (id, helpers) = state.withLock { state in
+                state.lastRecoveryID += 1
+                state.recoveries[node] = Recovery(id: state.lastRecoveryID, partitions: count)
+                let others = (1..<configuration.nodeCount).map { (node + $0) % configuration.nodeCount }
+                let linked = others.filter { state.links[$0]?.isOpen == true }
+                return (state.lastRecoveryID, Array((linked + others.filter { !linked.contains($0) }).prefix(count)))
+            }
+            for (partition, helper) in helpers.enumerated() {
+                Task { await self.enlist(helper, partition: partition, of: count, helping: node, recovery: id) }
+            }
+        }
+    }
+
+    /// Asks `helper` to take `partition`, and routes reads to it once it has agreed, unless the
+    /// restore ended meanwhile.
+    private func enlist(_ helper: Int, partition: Int, of partitions: Int, helping node: Int, recovery: Int) async {
+        let arguments = [node, partition, partitions].map { ByteBuffer(string: String($0)) }
+        guard let link = try? await link(for: helper), let reply = try? await link.request(.help, arguments), reply.stringValue == "OK" else {
+            return
+        }
+        let current = state.withLock { state in
+            guard state.recoveries[node]?.id == recovery else { return false }
+            state.recoveries[node]?.helpers[partition] = (helper, link.session)
+            return true
+        }
+        if current {
+            helpersAssignedCount.add(1, ordering: .relaxed)
+        } else {
+            _ = try? await link.request(.unhelp, [ByteBuffer(string: String(node))])
+        }
+    }
+
+    /// Stops routing reads of `node`'s chunks to helpers and tells the helpers still linked to
+    /// drop what they loaded for it.
+    private func endRecovery(of node: Int) {
+        let links = state.withLock { state -> [NodeLink] in
+            guard let recovery = state.recoveries.removeValue(forKey: node) else { return [] }
+            return recovery.helpers.values.compactMap { helper in
+                state.links[helper.node].flatMap { $0.session == helper.session && $0.isOpen ? $0 : nil }
+            }
+        }
+        for link in links {
+            Task { _ = try? await link.request(.unhelp, [ByteBuffer(string: String(node))]) }
+        }
+    }
+
+    /// The link of the helper serving `chunk` while `node` restores, if there is one.
+    func helperLink(for node: Int, chunk: ChunkID) -> NodeLink? {
+        state.withLock { state in
+            guard let recovery = state.recoveries[node] else { return nil }
+            let partition = NodeProtocol.helperPartition(ofChunk: chunk.description.utf8, partitions: recovery.partitions)
+            guard let helper = recovery.helpers[partition], let link = state.links[helper.node], link.session == helper.session,
+                link.isOpen
+            else { return nil }
+            return link
+        }
+    }
+
+    func countHelperRead() {
+        helperReadCount.add(1, ordering: .relaxed)
+    }
+}
+
 /// The data path's view of one pooled node: each request goes over the node's current link,
 /// invoking the node when it sleeps, and is retried on a fresh link if the link closed while the
 /// request was on its way.
@@ -270,6 +376,16 @@ struct RemoteChunkNode: ChunkNode {
     }
 
     func fetch(_ chunk: ChunkID) async throws -> ByteBuffer? {
+        // While this node restores, its helper for the chunk's partition may have it already; a
+        // helper without it (a chunk written since the restore began) leaves the read to the node.
+        if let helper = pool.helperLink(for: id, chunk: chunk) {
+            let reply = try? await helper.request(.get, [ByteBuffer(string: chunk.description), ByteBuffer(string: String(id))])
+            try Task.checkCancellation()
+            if let reply, !reply.isNull, !reply.isError, let bytes = reply.bufferValue {
+                pool.countHelperRead()
+                return bytes
+            }
+        }
         let reply = try await request(.get, [ByteBuffer(string: chunk.description)])
         if reply.isNull { return nil }
         guard let bytes = reply.bufferValue, !reply.isError else {

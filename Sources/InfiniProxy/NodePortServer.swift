@@ -118,7 +118,8 @@ final class NodeHelloHandler: ChannelInboundHandler, RemovableChannelHandler {
         let handler = NodeLinkHandler(
             nodeID: node,
             persistence: pool.persistence,
-            requestTimeout: TimeAmount(pool.configuration.requestTimeout)
+            requestTimeout: TimeAmount(pool.configuration.requestTimeout),
+            onRecovery: { pool.recoveryNotice($0, from: node) }
         ) {
             pool.detach(node: node, session: session)
         }

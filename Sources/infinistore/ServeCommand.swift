@@ -85,13 +85,26 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var unpersistedLimit: Int?
 
+    @Option(
+        name: .customLong("recovery-helpers"),
+        help: "Most other nodes that help a node restoring its chunks, each loading a share and serving reads of it; 0 for none (default: 4)."
+    )
+    var recoveryHelpers: Int?
+
+    @Option(
+        name: .customLong("recovery-help-bytes"),
+        help: "A restoring node gets one helper per this many bytes it has to restore (default: 67108864)."
+    )
+    var recoveryHelpBytes: Int?
+
     /// The settings given as flags; a config file fills in the rest.
     private var flags: ServeSettings {
         ServeSettings(
             port: port, nodePort: nodePort, bind: bind, dataDirectory: dataDirectory, cos: cos,
             durability: durability, appendfsync: appendfsync, ec: ec, nodes: nodes, reclaimAfter: reclaimAfter, nodeTimeout: nodeTimeout,
             requirepass: requirepass, maxclients: maxclients, maximumBulkLength: maximumBulkLength, readCache: readCache,
-            smallObjectThreshold: smallObjectThreshold, warmup: warmup, unpersistedLimit: unpersistedLimit
+            smallObjectThreshold: smallObjectThreshold, warmup: warmup, unpersistedLimit: unpersistedLimit,
+            recoveryHelpers: recoveryHelpers, recoveryHelpBytes: recoveryHelpBytes
         )
     }
 
@@ -140,7 +153,13 @@ struct ServeCommand: AsyncParsableCommand {
         )
         let persistence = PersistenceTracker(capacity: settings.unpersistedLimit)
         let pool = NodePool(
-            configuration: .init(nodeCount: settings.nodeCount, requestTimeout: settings.nodeTimeout, warmupInterval: settings.warmupInterval),
+            configuration: .init(
+                nodeCount: settings.nodeCount,
+                requestTimeout: settings.nodeTimeout,
+                warmupInterval: settings.warmupInterval,
+                recoveryHelpers: settings.recoveryHelpers,
+                bytesPerRecoveryHelper: settings.recoveryHelpBytes
+            ),
             invoker: invoker,
             persistence: persistence
         )

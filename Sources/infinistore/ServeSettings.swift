@@ -27,6 +27,8 @@ struct ServeSettings: Decodable {
     var smallObjectThreshold: Int?
     var warmup: Double?
     var unpersistedLimit: Int?
+    var recoveryHelpers: Int?
+    var recoveryHelpBytes: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case port, bind, cos, durability, appendfsync, ec, nodes, requirepass, maxclients, warmup
@@ -38,6 +40,8 @@ struct ServeSettings: Decodable {
         case readCache = "read-cache"
         case smallObjectThreshold = "small-object-threshold"
         case unpersistedLimit = "unpersisted-limit"
+        case recoveryHelpers = "recovery-helpers"
+        case recoveryHelpBytes = "recovery-help-bytes"
     }
 
     /// The settings after layering, with defaults filled in and every value checked.
@@ -61,6 +65,8 @@ struct ServeSettings: Decodable {
         var smallObjectThreshold: Int
         var warmupInterval: Duration?
         var unpersistedLimit: Int
+        var recoveryHelpers: Int
+        var recoveryHelpBytes: Int
     }
 
     static let fsyncPolicies: [String: MetadataLog.FsyncPolicy] = ["always": .always, "everysec": .everySecond, "no": .never]
@@ -96,7 +102,8 @@ extension ServeSettings {
             requirepass: requirepass ?? base.requirepass, maxclients: maxclients ?? base.maxclients,
             maximumBulkLength: maximumBulkLength ?? base.maximumBulkLength, readCache: readCache ?? base.readCache,
             smallObjectThreshold: smallObjectThreshold ?? base.smallObjectThreshold, warmup: warmup ?? base.warmup,
-            unpersistedLimit: unpersistedLimit ?? base.unpersistedLimit
+            unpersistedLimit: unpersistedLimit ?? base.unpersistedLimit,
+            recoveryHelpers: recoveryHelpers ?? base.recoveryHelpers, recoveryHelpBytes: recoveryHelpBytes ?? base.recoveryHelpBytes
         )
     }
 
@@ -119,6 +126,10 @@ extension ServeSettings {
         let unpersistedLimit = unpersistedLimit ?? PersistenceTracker.defaultCapacity
         guard unpersistedLimit >= 1 else { throw ValidationError("--unpersisted-limit must be at least 1") }
         guard warmup >= 0, warmup <= 86_400 else { throw ValidationError("--warmup must be between 0 and 86400 seconds") }
+        let recoveryHelpers = recoveryHelpers ?? 4
+        guard recoveryHelpers >= 0 else { throw ValidationError("--recovery-helpers must not be negative") }
+        let recoveryHelpBytes = recoveryHelpBytes ?? 64 << 20
+        guard recoveryHelpBytes >= 1 else { throw ValidationError("--recovery-help-bytes must be at least 1") }
         let nodeTimeout = nodeTimeout ?? 30
         guard nodeTimeout > 0, nodeTimeout <= 3600 else { throw ValidationError("--node-timeout must be between 0 and 3600 seconds") }
         let maxclients = maxclients ?? 10_000
@@ -163,7 +174,9 @@ extension ServeSettings {
             readCacheCapacity: readCacheCapacity,
             smallObjectThreshold: smallObjectThreshold,
             warmupInterval: warmup > 0 ? .milliseconds(Int64(warmup * 1000)) : nil,
-            unpersistedLimit: unpersistedLimit
+            unpersistedLimit: unpersistedLimit,
+            recoveryHelpers: recoveryHelpers,
+            recoveryHelpBytes: recoveryHelpBytes
         )
     }
 }

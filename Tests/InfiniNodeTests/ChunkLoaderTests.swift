@@ -1,3 +1,4 @@
+import COSTestSupport
 import InfiniCOS
 import NIOCore
 import Testing

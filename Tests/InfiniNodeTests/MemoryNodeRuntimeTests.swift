@@ -1,3 +1,4 @@
+import COSTestSupport
 import InfiniCOS
 import InfiniNodeProtocol
 import LambdaRuntimeAPI

@@ -1,11 +1,11 @@
-import InfiniCOS
-import NIOCore
+public import InfiniCOS
+public import NIOCore
 import Synchronization
 
-/// A COS in a dictionary, for node tests: it can refuse writes, and hold reads of chosen objects
+/// A COS in a dictionary, for node and recovery tests: it can refuse writes, and hold reads of chosen objects
 /// until released, so tests can stop the world at the moment they care about. Reads return whole
 /// objects (node code asks for no ranges).
-final class MemoryObjectStorage: ObjectStorage {
+public final class MemoryObjectStorage: ObjectStorage {
     private struct State {
         var objects: [ObjectName: ByteBuffer] = [:]
         var refusesWrites = false
@@ -16,16 +16,18 @@ final class MemoryObjectStorage: ObjectStorage {
 
     private let state = Mutex(State())
 
-    var names: [ObjectName] { state.withLock { $0.objects.keys.sorted() } }
+    public init() {}
 
-    func readCount(of name: ObjectName) -> Int { state.withLock { $0.reads[name] ?? 0 } }
+    public var names: [ObjectName] { state.withLock { $0.objects.keys.sorted() } }
 
-    func refuseWrites(_ refuses: Bool) { state.withLock { $0.refusesWrites = refuses } }
+    public func readCount(of name: ObjectName) -> Int { state.withLock { $0.reads[name] ?? 0 } }
+
+    public func refuseWrites(_ refuses: Bool) { state.withLock { $0.refusesWrites = refuses } }
 
     /// Reads of `name` wait until ``release(_:)``.
-    func hold(_ name: ObjectName) { state.withLock { _ = $0.heldReads.insert(name) } }
+    public func hold(_ name: ObjectName) { state.withLock { _ = $0.heldReads.insert(name) } }
 
-    func release(_ name: ObjectName) {
+    public func release(_ name: ObjectName) {
         let waiting = state.withLock { state in
             state.heldReads.remove(name)
             return state.waitingReads.removeValue(forKey: name) ?? []
@@ -33,16 +35,16 @@ final class MemoryObjectStorage: ObjectStorage {
         for reader in waiting { reader.resume() }
     }
 
-    func replace(_ name: ObjectName, with bytes: ByteBuffer) { state.withLock { $0.objects[name] = bytes } }
+    public func replace(_ name: ObjectName, with bytes: ByteBuffer) { state.withLock { $0.objects[name] = bytes } }
 
-    func put(_ name: ObjectName, bytes: ByteBuffer) async throws {
+    public func put(_ name: ObjectName, bytes: ByteBuffer) async throws {
         try state.withLock { state in
             guard !state.refusesWrites else { throw ObjectStorageError(.unavailable, "writes refused by the test") }
             state.objects[name] = bytes
         }
     }
 
-    func get(_ name: ObjectName, range: Range<Int>?) async throws -> ByteBuffer? {
+    public func get(_ name: ObjectName, range: Range<Int>?) async throws -> ByteBuffer? {
         await withCheckedContinuation { continuation in
             let held = state.withLock { state in
                 state.reads[name, default: 0] += 1
@@ -55,15 +57,15 @@ final class MemoryObjectStorage: ObjectStorage {
         return state.withLock { $0.objects[name] }
     }
 
-    func size(of name: ObjectName) async throws -> Int? {
+    public func size(of name: ObjectName) async throws -> Int? {
         state.withLock { $0.objects[name]?.readableBytes }
     }
 
-    func delete(_ name: ObjectName) async throws {
+    public func delete(_ name: ObjectName) async throws {
         _ = state.withLock { $0.objects.removeValue(forKey: name) }
     }
 
-    func list(prefix: String) async throws -> [ObjectName] {
+    public func list(prefix: String) async throws -> [ObjectName] {
         state.withLock { $0.objects.keys.filter { $0.rawValue.hasPrefix(prefix) }.sorted() }
     }
 }
