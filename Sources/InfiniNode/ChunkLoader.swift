@@ -92,24 +92,13 @@ final class ChunkLoader: Sendable {
         let names = chunks.map { ByteBuffer(string: $0) }.filter { name in
             state.withLock { !$0.removed.contains(name) } && memory.fetch(name) == nil
         }
-        return await withTaskGroup(of: Bool.self) { group in
-            var next = 0
-            var restored = 0
-            func startNext() {
-                guard next < names.count, !Task.isCancelled else { return }
-                let name = names[next]
-                next += 1
-                group.addTask { await self.load(name) != nil }
-            }
-            for _ in 0..<Self.restoreConcurrency { startNext() }
-            while let loaded = await group.next() {
-                if loaded {
-                    restored += 1
-                    restoredCount.add(1, ordering: .relaxed)
-                }
-                startNext()
-            }
-            return restored
+        let restored = Atomic(0)
+        // `load` never throws, so neither does this.
+        try? await forEachConcurrently(names, limit: Self.restoreConcurrency) { name in
+            guard !Task.isCancelled, await self.load(name) != nil else { return }
+            restored.add(1, ordering: .relaxed)
+            self.restoredCount.add(1, ordering: .relaxed)
         }
+        return restored.load(ordering: .relaxed)
     }
 }
