@@ -46,11 +46,14 @@ let package = Package(
         ),
         .target(
             name: "InfiniMetadata",
-            dependencies: ["InfiniCoding"]
+            dependencies: ["InfiniCOS", "InfiniCoding", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "InfiniMetadataTests",
-            dependencies: ["InfiniMetadata", "InfiniCoding", "MetadataTestSupport", "ProcessSpawning", "metadata-log-writer"]
+            dependencies: [
+                "InfiniMetadata", "InfiniCoding", "InfiniCOS", "COSTestSupport", "MetadataTestSupport", "ProcessSpawning",
+                "metadata-log-writer", .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .target(
             name: "COSTestSupport",

@@ -57,7 +57,7 @@ struct MetadataLogBench {
         for key in 0..<keys { _ = try log.write(sampleRecord(key: key)) }
         try log.close()
         var start = ContinuousClock.now
-        var recovered: MetadataLog.Recovery
+        var recovered: MetadataRecovery
         (log, recovered) = try MetadataLog.open(directory: directory, configuration: configuration)
         print("replay \(recovered.replayedRecords) records: \(elapsed(since: start)) s")
         start = ContinuousClock.now

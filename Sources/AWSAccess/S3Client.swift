@@ -1,3 +1,4 @@
+import Crypto
 public import NIOCore
 import NIOHTTP1
 public import NIOPosix
@@ -133,6 +134,33 @@ public struct S3Client: Sendable {
         try Self.expectSuccess(response, label)
     }
 
+    /// The most keys one ``deleteObjects(bucket:keys:)`` request takes, S3's limit.
+    public static let maxKeysPerDelete = 1000
+
+    /// Removes up to ``maxKeysPerDelete`` objects in one request (S3's DeleteObjects); missing
+    /// ones count as removed, as with ``deleteObject(bucket:key:)``.
+    ///
+    /// - Throws: ``AWSError`` when the request is refused, or for the first key S3 reports it
+    ///   could not delete, with S3's code and message.
+    public func deleteObjects(bucket: String, keys: [String]) async throws {
+        guard !keys.isEmpty else { return }
+        let label = "DELETE \(bucket) (\(keys.count) keys)"
+        guard keys.count <= Self.maxKeysPerDelete else {
+            throw AWSError(.invalidArgument, "S3 \(label): at most \(Self.maxKeysPerDelete) keys per request")
+        }
+        for key in keys { _ = try Self.path(bucket, key) }
+        var document = "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>"
+        for key in keys { document += "<Object><Key>\(XMLTree.escaped(key))</Key></Object>" }
+        document += "</Delete>"
+        let body = ByteBuffer(string: document)
+        var headers = HTTPHeaders()
+        // S3 refuses a DeleteObjects request without a digest of its body.
+        headers.add(name: "Content-MD5", value: Base64.encode(Insecure.MD5.hash(data: Array(document.utf8))))
+        let response = try await self.send(label, .POST, path: try Self.path(bucket, nil), query: [(name: "delete", value: "")], headers: headers, body: body)
+        try Self.expectSuccess(response, label)
+        try Self.checkDeleteResult(response.body, label)
+    }
+
     /// One page of the keys that start with `prefix`, in ascending byte order.
     public func listObjects(
         bucket: String,
@@ -244,16 +272,33 @@ public struct S3Client: Sendable {
         return AWSError(.refused, message, status: status, serviceCode: document.code)
     }
 
-    static func parseListing(_ body: ByteBuffer, _ label: String) throws(AWSError) -> S3ObjectList {
+    /// Throws for the first `<Error>` of a DeleteObjects answer, which S3 sends with status 200.
+    static func checkDeleteResult(_ body: ByteBuffer, _ label: String) throws(AWSError) {
+        guard body.readableBytes > 0 else { return }
+        let root = try Self.document(body, root: "DeleteResult", label)
+        guard let failed = root.children("Error").first else { return }
+        let code = failed.text(of: "Code") ?? "unknown"
+        var message = "S3 \(label) refused \(failed.text(of: "Key") ?? "a key"): \(code)"
+        if let detail = failed.text(of: "Message"), !detail.isEmpty { message += ": \(detail.prefix(300))" }
+        throw AWSError(.refused, message, serviceCode: code)
+    }
+
+    /// The answer's XML, whose root element must be `root`.
+    private static func document(_ body: ByteBuffer, root name: String, _ label: String) throws(AWSError) -> XMLTree {
         let root: XMLTree
         do {
             root = try XMLTree.parse(body.readableBytesView)
         } catch {
-            throw AWSError(.malformedResponse, "S3 \(label): unreadable listing: \(error)")
+            throw AWSError(.malformedResponse, "S3 \(label): unreadable answer: \(error)")
         }
-        guard root.name == "ListBucketResult" else {
-            throw AWSError(.malformedResponse, "S3 \(label): expected <ListBucketResult>, got <\(root.name)>")
+        guard root.name == name else {
+            throw AWSError(.malformedResponse, "S3 \(label): expected <\(name)>, got <\(root.name)>")
         }
+        return root
+    }
+
+    static func parseListing(_ body: ByteBuffer, _ label: String) throws(AWSError) -> S3ObjectList {
+        let root = try Self.document(body, root: "ListBucketResult", label)
         var objects: [S3ObjectList.Entry] = []
         for entry in root.children("Contents") {
             guard let key = entry.text(of: "Key"), !key.isEmpty,

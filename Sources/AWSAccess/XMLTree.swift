@@ -26,6 +26,23 @@ struct XMLTree: Sendable, Hashable {
 
     static let maximumDepth = 32
 
+    /// `text` with the characters XML reserves written as entities, for a request body.
+    static func escaped(_ text: String) -> String {
+        var result = ""
+        result.reserveCapacity(text.utf8.count)
+        for character in text {
+            switch character {
+            case "&": result += "&amp;"
+            case "<": result += "&lt;"
+            case ">": result += "&gt;"
+            case "\"": result += "&quot;"
+            case "'": result += "&apos;"
+            default: result.append(character)
+            }
+        }
+        return result
+    }
+
     /// Parses a whole document and returns its root element.
     static func parse(_ bytes: some Collection<UInt8>) throws(XMLError) -> XMLTree {
         var reader = Reader(bytes: Array(bytes))

@@ -22,11 +22,20 @@ public protocol ObjectStorage: Sendable {
     /// Removes the object; removing one that does not exist is not an error.
     func delete(_ name: ObjectName) async throws
 
+    /// Removes every object named, in as few requests as the storage allows; missing ones are
+    /// not an error. Some may be gone when it throws.
+    func delete(_ names: [ObjectName]) async throws
+
     /// The names of all objects whose name starts with `prefix`, in ascending byte order.
     func list(prefix: String) async throws -> [ObjectName]
 }
 
 extension ObjectStorage {
+    /// Deletes the objects one request each, a few at a time.
+    public func delete(_ names: [ObjectName]) async throws {
+        try await forEachConcurrently(names, limit: 16) { try await delete($0) }
+    }
+
     /// The whole object, or nil when there is none.
     public func get(_ name: ObjectName) async throws -> ByteBuffer? {
         try await get(name, range: nil)

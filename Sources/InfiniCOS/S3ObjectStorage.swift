@@ -45,6 +45,18 @@ public struct S3ObjectStorage: ObjectStorage {
         try await self.mapErrors { try await self.client.deleteObject(bucket: self.bucket, key: self.key(name)) }
     }
 
+    /// Up to 1000 names per DeleteObjects request, a few requests at a time.
+    public func delete(_ names: [ObjectName]) async throws {
+        let batches = stride(from: 0, to: names.count, by: S3Client.maxKeysPerDelete).map { start in
+            names[start..<min(start + S3Client.maxKeysPerDelete, names.count)].map(self.key)
+        }
+        try await self.mapErrors {
+            try await forEachConcurrently(batches, limit: 4) { keys in
+                try await self.client.deleteObjects(bucket: self.bucket, keys: keys)
+            }
+        }
+    }
+
     public func list(prefix: String) async throws -> [ObjectName] {
         try await self.mapErrors {
             var names: [ObjectName] = []

@@ -42,8 +42,31 @@ enum Frame {
     }
 }
 
-/// Reads frames from a file front to back, through a buffer refilled with `pread`.
-struct FrameScanner {
+/// Bytes that hold frames: a log file, or an object read from the COS.
+protocol FrameSource {
+    /// Where the bytes are, for error messages.
+    var path: String { get }
+    var size: Int { get throws(MetadataLogError) }
+    /// Up to `count` bytes from `offset`; fewer only at the end.
+    func read(count: Int, at offset: Int) throws(MetadataLogError) -> [UInt8]
+}
+
+extension LogFile: FrameSource {}
+
+/// Frames already in memory, such as an object read from the COS.
+struct FrameBytes: FrameSource {
+    let path: String
+    let bytes: [UInt8]
+
+    var size: Int { bytes.count }
+
+    func read(count: Int, at offset: Int) -> [UInt8] {
+        Array(bytes[min(offset, bytes.count)..<min(offset + count, bytes.count)])
+    }
+}
+
+/// Reads frames front to back, through a buffer refilled from the source (`pread` for a file).
+struct FrameScanner<Source: FrameSource> {
     /// What lies at an offset.
     enum Item {
         /// A whole frame whose CRC matches.
@@ -56,13 +79,13 @@ struct FrameScanner {
         case damaged(String)
     }
 
-    let file: LogFile
+    let file: Source
     let size: Int
     private var buffer: [UInt8] = []
     private var bufferOffset = 0
-    private static let readSize = 1 << 20
+    private static var readSize: Int { 1 << 20 }
 
-    init(_ file: LogFile) throws(MetadataLogError) {
+    init(_ file: Source) throws(MetadataLogError) {
         self.file = file
         self.size = try file.size
     }
@@ -91,6 +114,33 @@ struct FrameScanner {
             candidate += 1
         }
         return nil
+    }
+
+    /// Applies the records from the start until the end, or until the first frame that is not
+    /// whole and intact, whose offset and problem it returns.
+    ///
+    /// - Throws: ``MetadataLogError/Code/corruptLog`` for an intact frame that is not a record.
+    mutating func replay(
+        into state: inout MetadataState
+    ) throws(MetadataLogError) -> (records: Int, offset: Int, problem: String?) {
+        var offset = 0
+        var records = 0
+        while true {
+            switch try item(at: offset) {
+            case .frame(let payload, let next):
+                do throws(MetadataLogError) {
+                    state.apply(try MetadataRecord(decoding: payload))
+                } catch {
+                    throw MetadataLogError(.corruptLog, "\(file.path) at offset \(offset): \(error.message)")
+                }
+                records += 1
+                offset = next
+            case .end:
+                return (records, offset, nil)
+            case .incomplete(let problem), .damaged(let problem):
+                return (records, offset, problem)
+            }
+        }
     }
 
     mutating func item(at offset: Int) throws(MetadataLogError) -> Item {

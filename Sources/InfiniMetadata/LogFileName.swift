@@ -30,7 +30,7 @@ enum LogFileName: Hashable {
 
     func path(in directory: String) -> String { directory + "/" + name }
 
-    private static func digits(_ sequence: UInt64) -> String {
+    static func digits(_ sequence: UInt64) -> String {
         let text = String(sequence)
         return String(repeating: "0", count: max(0, 20 - text.count)) + text
     }

@@ -8,13 +8,13 @@ extension MetadataLog {
     ///
     /// - Throws: ``MetadataLogError/Code/checkpointInProgress`` while another checkpoint is
     ///   being written; ``MetadataLogError/Code/ioFailure`` if the new segment cannot be made.
-    public func beginCheckpoint() throws(MetadataLogError) -> CheckpointBoundary {
+    public func beginCheckpoint() throws(MetadataLogError) -> MetadataCheckpointBoundary {
         let syncs = configuration.fsync != .never
         let directory = self.directory
         var stopped = false
         defer { if stopped { core.failWaiters() } }
         let (boundary, synced) = try core.state.withLock {
-            state throws(MetadataLogError) -> (CheckpointBoundary, UInt64?) in
+            state throws(MetadataLogError) -> (MetadataCheckpointBoundary, UInt64?) in
             let previous = try state.writableSegment()
             if let checkpoint = state.checkpoint {
                 throw MetadataLogError(
@@ -41,7 +41,7 @@ extension MetadataLog {
                     throw error
                 }
             }
-            let boundary = CheckpointBoundary(
+            let boundary = MetadataCheckpointBoundary(
                 sequence: sequence,
                 highestVersion: state.highestVersion,
                 logBytes: state.logBytes
@@ -71,7 +71,7 @@ extension MetadataLog {
     ///   be begun.
     public func writeCheckpoint(
         _ entries: some Sequence<(key: [UInt8], value: KeyMetadata)>,
-        at boundary: CheckpointBoundary
+        at boundary: MetadataCheckpointBoundary
     ) throws(MetadataLogError) {
         try core.state.withLock { state throws(MetadataLogError) in
             _ = try state.writableSegment()
@@ -124,41 +124,15 @@ enum CheckpointFile {
     /// the directory; on failure the temporary file is removed.
     static func write(
         _ entries: some Sequence<(key: [UInt8], value: KeyMetadata)>,
-        at boundary: MetadataLog.CheckpointBoundary,
+        at boundary: MetadataCheckpointBoundary,
         in directory: String
     ) throws(MetadataLogError) {
         let temporary = LogFileName.temporaryCheckpoint(boundary.sequence).path(in: directory)
         do throws(MetadataLogError) {
             let file = try LogFile.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC)
-            var writer = ByteWriter(capacity: flushLength + 4096)
-            writer.write(magic)
-            Frame.append(to: &writer) { header in
-                header.write(MetadataRecord.formatVersion)
-                header.write(headerKind)
-                header.write(boundary.sequence)
-                header.write(UInt64(entries.underestimatedCount))
+            try encode(entries, at: boundary, flushingEvery: flushLength) { bytes throws(MetadataLogError) in
+                try file.write(bytes)
             }
-            var count: UInt64 = 0
-            var highestVersion = boundary.highestVersion
-            for (key, metadata) in entries {
-                guard key.count <= MetadataRecord.maximumKeyLength else {
-                    throw MetadataLogError(.recordTooLarge, "a key of \(key.count) bytes cannot be checkpointed")
-                }
-                Frame.append(to: &writer) { MetadataRecord.commit(key: key, entry: metadata).encode(into: &$0) }
-                count += 1
-                highestVersion = max(highestVersion, metadata.version)
-                if writer.bytes.count >= flushLength {
-                    try file.write(writer.bytes)
-                    writer.removeAll()
-                }
-            }
-            Frame.append(to: &writer) { trailer in
-                trailer.write(MetadataRecord.formatVersion)
-                trailer.write(trailerKind)
-                trailer.write(count)
-                trailer.write(highestVersion)
-            }
-            try file.write(writer.bytes)
             try file.sync()
             try Directory.rename(temporary, to: LogFileName.checkpoint(boundary.sequence).path(in: directory))
             try Directory.sync(directory)
@@ -168,12 +142,51 @@ enum CheckpointFile {
         }
     }
 
+    /// The checkpoint's bytes, handed to `emit` in pieces of about `flushLength` bytes (the
+    /// last one shorter), so a large one never sits in memory whole unless the caller keeps it.
+    static func encode(
+        _ entries: some Sequence<(key: [UInt8], value: KeyMetadata)>,
+        at boundary: MetadataCheckpointBoundary,
+        flushingEvery flushLength: Int,
+        emit: ([UInt8]) throws(MetadataLogError) -> Void
+    ) throws(MetadataLogError) {
+        var writer = ByteWriter(capacity: min(flushLength, 1 << 20) + 4096)
+        writer.write(magic)
+        Frame.append(to: &writer) { header in
+            header.write(MetadataRecord.formatVersion)
+            header.write(headerKind)
+            header.write(boundary.sequence)
+            header.write(UInt64(entries.underestimatedCount))
+        }
+        var count: UInt64 = 0
+        var highestVersion = boundary.highestVersion
+        for (key, metadata) in entries {
+            guard key.count <= MetadataRecord.maximumKeyLength else {
+                throw MetadataLogError(.recordTooLarge, "a key of \(key.count) bytes cannot be checkpointed")
+            }
+            Frame.append(to: &writer) { MetadataRecord.commit(key: key, entry: metadata).encode(into: &$0) }
+            count += 1
+            highestVersion = max(highestVersion, metadata.version)
+            if writer.bytes.count >= flushLength {
+                try emit(writer.bytes)
+                writer.removeAll()
+            }
+        }
+        Frame.append(to: &writer) { trailer in
+            trailer.write(MetadataRecord.formatVersion)
+            trailer.write(trailerKind)
+            trailer.write(count)
+            trailer.write(highestVersion)
+        }
+        try emit(writer.bytes)
+    }
+
     /// Reads a whole checkpoint back.
     ///
     /// - Throws: ``MetadataLogError/Code/corruptLog`` if anything about it is wrong: magic,
     ///   a frame, a record, the boundary it names, the key count, or bytes after the trailer.
-    static func read(_ path: String, sequence: UInt64) throws(MetadataLogError) -> MetadataState {
-        let file = try LogFile.open(path, flags: O_RDONLY)
+    static func read(_ file: some FrameSource, sequence: UInt64) throws(MetadataLogError) -> MetadataState {
+        let path = file.path
         guard try file.read(count: magic.count, at: 0) == magic else {
             throw MetadataLogError(.corruptLog, "\(path): not a checkpoint file")
         }

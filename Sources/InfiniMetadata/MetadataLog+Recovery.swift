@@ -11,7 +11,7 @@ extension MetadataLog {
     public static func open(
         directory: String,
         configuration: Configuration = Configuration()
-    ) throws(MetadataLogError) -> (log: MetadataLog, recovery: Recovery) {
+    ) throws(MetadataLogError) -> (log: MetadataLog, recovery: MetadataRecovery) {
         try Directory.create(directory)
         let lock = try LogFile.open(directory + "/" + LogFileName.lock, flags: O_RDWR | O_CREAT)
         guard try lock.tryLock() else {
@@ -37,7 +37,7 @@ extension MetadataLog {
         for sequence in checkpoints.sorted(by: >) {
             let path = LogFileName.checkpoint(sequence).path(in: directory)
             do throws(MetadataLogError) {
-                state = try CheckpointFile.read(path, sequence: sequence)
+                state = try CheckpointFile.read(try LogFile.open(path, flags: O_RDONLY), sequence: sequence)
                 base = sequence
                 break
             } catch where error.code == .corruptLog {
@@ -92,7 +92,7 @@ extension MetadataLog {
             highestVersion: state.highestVersion
         )
         let log = try MetadataLog(directory: directory, configuration: configuration, state: logState)
-        return (log, Recovery(state: state, replayedRecords: replayed, notes: notes))
+        return (log, MetadataRecovery(state: state, replayedRecords: replayed, notes: notes))
     }
 
     /// The segments to replay: from the checkpoint's boundary (or from segment 1 without one)
@@ -133,38 +133,20 @@ extension MetadataLog {
         isLast: Bool
     ) throws(MetadataLogError) -> (records: Int, length: Int, note: String?) {
         var scanner = try FrameScanner(file)
-        var offset = 0
-        var records = 0
-        while true {
-            let problem: String
-            switch try scanner.item(at: offset) {
-            case .frame(let payload, let next):
-                do throws(MetadataLogError) {
-                    state.apply(try MetadataRecord(decoding: payload))
-                } catch {
-                    throw MetadataLogError(.corruptLog, "\(file.path) at offset \(offset): \(error.message)")
-                }
-                records += 1
-                offset = next
-                continue
-            case .end:
-                return (records, offset, nil)
-            case .incomplete(let reason), .damaged(let reason):
-                problem = reason
-            }
-            guard isLast else {
-                throw MetadataLogError(.corruptLog, "\(file.path) at offset \(offset): \(problem)")
-            }
-            if let intact = try scanner.firstIntactFrame(after: offset) {
-                throw MetadataLogError(
-                    .corruptLog,
-                    "\(file.path) at offset \(offset): \(problem), but records follow at offset \(intact); "
-                        + "if the machine lost power, truncating the file at \(offset) drops only unsynced records"
-                )
-            }
-            try file.truncate(to: offset)
-            let note = "\(file.path): cut a torn record at offset \(offset) (\(scanner.size - offset) bytes): \(problem)"
-            return (records, offset, note)
+        let (records, offset, problem) = try scanner.replay(into: &state)
+        guard let problem else { return (records, offset, nil) }
+        guard isLast else {
+            throw MetadataLogError(.corruptLog, "\(file.path) at offset \(offset): \(problem)")
         }
+        if let intact = try scanner.firstIntactFrame(after: offset) {
+            throw MetadataLogError(
+                .corruptLog,
+                "\(file.path) at offset \(offset): \(problem), but records follow at offset \(intact); "
+                    + "if the machine lost power, truncating the file at \(offset) drops only unsynced records"
+            )
+        }
+        try file.truncate(to: offset)
+        let note = "\(file.path): cut a torn record at offset \(offset) (\(scanner.size - offset) bytes): \(problem)"
+        return (records, offset, note)
     }
 }

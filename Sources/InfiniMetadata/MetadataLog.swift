@@ -63,32 +63,6 @@ public final class MetadataLog: Sendable {
         }
     }
 
-    /// A record's place in the order of writes since the log was opened.
-    public struct Position: Hashable, Comparable, Sendable {
-        let index: UInt64
-
-        public static func < (lhs: Position, rhs: Position) -> Bool { lhs.index < rhs.index }
-    }
-
-    /// The point a checkpoint describes the state at: the start of segment ``sequence``.
-    public struct CheckpointBoundary: Hashable, Sendable {
-        /// The first segment the checkpoint does not cover; the checkpoint is named after it.
-        public let sequence: UInt64
-        let highestVersion: UInt64
-        /// Bytes of log between the previous checkpoint and this boundary.
-        let logBytes: Int
-    }
-
-    /// What ``open(directory:configuration:)`` found.
-    public struct Recovery: Sendable {
-        public var state: MetadataState
-        /// Records replayed from segments after the checkpoint.
-        public var replayedRecords: Int
-        /// What recovery repaired or passed over without losing records, one line each: a
-        /// torn tail cut off, an unfinished checkpoint removed, a damaged checkpoint skipped.
-        public var notes: [String]
-    }
-
     public let directory: String
     public let configuration: Configuration
     let core: Core
@@ -112,12 +86,12 @@ public final class MetadataLog: Sendable {
     ///   ``MetadataRecord/maximumKeyLength``; ``MetadataLogError/Code/closed`` after
     ///   ``close()`` or a failed fsync; ``MetadataLogError/Code/ioFailure`` if the write fails,
     ///   in which case nothing of the record stays in the log.
-    public func write(_ record: MetadataRecord) throws(MetadataLogError) -> Position {
+    public func write(_ record: MetadataRecord) throws(MetadataLogError) -> MetadataLogPosition {
         let frame = try Frame.encode(record)
         let version = record.version ?? 0
         var stopped = false
         defer { if stopped { core.failWaiters() } }
-        return try core.state.withLock { state throws(MetadataLogError) -> Position in
+        return try core.state.withLock { state throws(MetadataLogError) -> MetadataLogPosition in
             let segment = try state.writableSegment()
             do throws(MetadataLogError) {
                 try segment.write(frame)
@@ -135,7 +109,7 @@ public final class MetadataLog: Sendable {
             state.logBytes += frame.count
             state.highestVersion = max(state.highestVersion, version)
             state.written += 1
-            return Position(index: state.written)
+            return MetadataLogPosition(index: state.written)
         }
     }
 
@@ -144,7 +118,7 @@ public final class MetadataLog: Sendable {
     ///
     /// - Throws: The fsync's ``MetadataLogError/Code/ioFailure`` if it failed; the log then
     ///   refuses further records.
-    public func waitUntilDurable(_ position: Position) async throws(MetadataLogError) {
+    public func waitUntilDurable(_ position: MetadataLogPosition) async throws(MetadataLogError) {
         guard configuration.fsync == .always else { return }
         let core = self.core
         let failure: MetadataLogError? = await withCheckedContinuation { continuation in
@@ -293,7 +267,7 @@ extension MetadataLog {
         var stopping = false
         /// A failed fsync or an unrepaired partial write: no record is accepted after it.
         var failure: MetadataLogError?
-        var checkpoint: CheckpointBoundary?
+        var checkpoint: MetadataCheckpointBoundary?
 
         func writableSegment() throws(MetadataLogError) -> LogFile {
             if let failure {

@@ -60,7 +60,7 @@ public actor NodeLineage {
         let (recovery, staleTerms) = try await recover(node: node, storage: storage)
         let lineage = NodeLineage(node: node, storage: storage, snapshotInterval: snapshotInterval, recovery: recovery)
         if recovery.problem != nil || recovery.termsReplayed >= snapshotInterval {
-            try await forEachConcurrently(staleTerms.map { LineageNames.term($0, node: node) }, limit: requestConcurrency) { try? await storage.delete($0) }
+            try? await storage.delete(staleTerms.map { LineageNames.term($0, node: node) })
             try await lineage.writeSnapshot()
         }
         return (lineage, recovery)
@@ -126,7 +126,7 @@ public actor NodeLineage {
         guard replaced < head else { return }
         var names = ((replaced + 1)...head).map { LineageNames.term($0, node: node) }
         if replaced > 0 { names.append(LineageNames.snapshot(replaced, node: node)) }
-        try await forEachConcurrently(names, limit: Self.requestConcurrency) { [storage] in try? await storage.delete($0) }
+        try? await storage.delete(names)
     }
 
     private static func apply(_ operations: [LineageOperation], to chunks: inout [String: Int]) {
@@ -188,27 +188,6 @@ public actor NodeLineage {
 
     /// The objects' bytes, in order.
     private static func read(_ names: [ObjectName], from storage: any ObjectStorage) async throws -> [ByteBuffer?] {
-        let results = Mutex([ByteBuffer?](repeating: nil, count: names.count))
-        try await forEachConcurrently(Array(names.enumerated()), limit: requestConcurrency) { index, name in
-            let bytes = try await storage.get(name)
-            results.withLock { $0[index] = bytes }
-        }
-        return results.withLock { $0 }
-    }
-}
-
-/// Runs `body` on every element, at most `limit` at a time: on S3 each request costs a round
-/// trip, so a node's recovery or snapshot should cost a few, not one per object.
-func forEachConcurrently<Element: Sendable>(
-    _ elements: [Element],
-    limit: Int,
-    _ body: @escaping @Sendable (Element) async throws -> Void
-) async throws {
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        for (offset, element) in elements.enumerated() {
-            if offset >= limit { try await group.next() }
-            group.addTask { try await body(element) }
-        }
-        try await group.waitForAll()
+        try await mapConcurrently(names, limit: requestConcurrency) { try await storage.get($0) }
     }
 }

@@ -8,9 +8,6 @@ import Synchronization
 /// A chunk leaves the COS only after its node has been told to drop it: the node then cancels a
 /// write still queued or removes one that was running, so no write lands after the delete.
 final class ChunkCollector: Sendable {
-    /// COS deletes in flight at once.
-    static let storageConcurrency = 16
-
     /// Most chunk names in one request.
     static let batchLimit = 1024
     /// How long the collector waits after the first garbage arrives, to gather a batch.
@@ -78,17 +75,7 @@ final class ChunkCollector: Sendable {
     }
 
     func deleteFromStorage(_ chunks: [ChunkID]) async {
-        guard let storage else { return }
-        await withTaskGroup(of: Void.self) { group in
-            var running = 0
-            for chunk in chunks {
-                if running == Self.storageConcurrency {
-                    await group.next()
-                    running -= 1
-                }
-                group.addTask { try? await storage.delete(chunk.storageName) }
-                running += 1
-            }
-        }
+        guard let storage, let names = try? chunks.map({ try $0.storageName }) else { return }
+        try? await storage.delete(names)
     }
 }

@@ -10,17 +10,17 @@ struct MetadataJournal {
     /// write commits is never handed out again after a restart.
     static let versionReservation: UInt64 = 4096
 
-    let log: MetadataLog
+    let log: any DurableMetadataLog
     private var reservedThrough: UInt64
     private(set) var isCheckpointing = false
 
-    init(log: MetadataLog, highestVersion: UInt64) {
+    init(log: any DurableMetadataLog, highestVersion: UInt64) {
         self.log = log
         self.reservedThrough = highestVersion
     }
 
     /// Writes `record`; throws, before anything changes, if the log cannot take it.
-    func write(_ record: MetadataRecord) throws -> MetadataLog.Position {
+    func write(_ record: MetadataRecord) throws -> MetadataLogPosition {
         do {
             return try log.write(record)
         } catch {
@@ -29,7 +29,7 @@ struct MetadataJournal {
     }
 
     /// Returns once the record at `position` is as durable as the fsync policy promises.
-    func waitUntilDurable(_ position: MetadataLog.Position) async throws {
+    func waitUntilDurable(_ position: MetadataLogPosition) async throws {
         do {
             try await log.waitUntilDurable(position)
         } catch {
@@ -47,7 +47,7 @@ struct MetadataJournal {
 
     /// Starts a checkpoint when the log has grown enough: returns the boundary to write the
     /// snapshot at, or nil when none is due or one is being written.
-    mutating func checkpointDue() -> MetadataLog.CheckpointBoundary? {
+    mutating func checkpointDue() -> MetadataCheckpointBoundary? {
         guard !isCheckpointing, log.needsCheckpoint, let boundary = try? log.beginCheckpoint() else { return nil }
         isCheckpointing = true
         return boundary

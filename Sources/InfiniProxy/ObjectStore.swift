@@ -156,7 +156,7 @@ public actor ObjectStore {
         nodes: [any ChunkNode],
         storage: (any ObjectStorage)? = nil,
         persistence: PersistenceTracker? = nil,
-        metadata: (log: MetadataLog, recovered: MetadataState)? = nil
+        metadata: (log: any DurableMetadataLog, recovered: MetadataState)? = nil
     ) {
         precondition(nodes.count >= configuration.geometry.totalShards, "fewer nodes than chunks per object")
         precondition((storage == nil) == (persistence == nil), "a COS and a persistence tracker go together")
@@ -276,7 +276,7 @@ public actor ObjectStore {
         case .keep: entry.expiresAt = current?.expiresAt
         case .at(let deadline): entry.expiresAt = deadline
         }
-        let position: MetadataLog.Position?
+        let position: MetadataLogPosition?
         do {
             position = try journal?.write(.commit(key: Array(key.readableBytesView), entry: entry))
         } catch {
@@ -309,7 +309,7 @@ public actor ObjectStore {
             }
             return entries.compactMap { $0 }
         }
-        var position: MetadataLog.Position?
+        var position: MetadataLogPosition?
         var failure: (any Error)?
         for (pair, entry) in zip(pairs, entries) {
             // Once the log refuses a record, the rest are dropped; the keys logged before it
@@ -675,14 +675,14 @@ public actor ObjectStore {
 
     /// After a logged change: waits until the record is durable by the log's fsync policy, and
     /// starts a checkpoint in the background when the log has grown enough.
-    private func settle(_ position: MetadataLog.Position?) async throws {
+    private func settle(_ position: MetadataLogPosition?) async throws {
         guard let position, var journal else { return }
         if let boundary = journal.checkpointDue() {
             self.journal = journal
             let snapshot = keyspace
             let log = journal.log
             Task.detached {
-                try? log.writeCheckpoint(snapshot.checkpointEntries, at: boundary)
+                try? await log.checkpoint(snapshot.checkpointEntries, at: boundary)
                 await self.checkpointEnded()
             }
         }

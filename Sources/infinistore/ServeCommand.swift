@@ -34,8 +34,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "When a SET is acknowledged: memory (all chunks in node memory) or cos (also in the COS) (default: memory).")
     var durability: String?
 
-    @Option(help: "When the metadata log is fsynced: always, everysec or no, as Redis's appendfsync (default: everysec).")
+    @Option(help: "When the local metadata log is fsynced: always, everysec or no, as Redis's appendfsync (default: everysec).")
     var appendfsync: String?
+
+    @Option(
+        help: "Where the proxy's metadata log lives: local (<data-dir>/metadata) or cos (metadata/ in the COS, where a proxy on another machine finds it) (default: local)."
+    )
+    var metadata: String?
 
     @Option(help: "Erasure code as DATA+PARITY (default: 10+2).")
     var ec: String?
@@ -101,7 +106,7 @@ struct ServeCommand: AsyncParsableCommand {
     private var flags: ServeSettings {
         ServeSettings(
             port: port, nodePort: nodePort, bind: bind, dataDirectory: dataDirectory, cos: cos,
-            durability: durability, appendfsync: appendfsync, ec: ec, nodes: nodes, reclaimAfter: reclaimAfter, nodeTimeout: nodeTimeout,
+            durability: durability, appendfsync: appendfsync, metadata: metadata, ec: ec, nodes: nodes, reclaimAfter: reclaimAfter, nodeTimeout: nodeTimeout,
             requirepass: requirepass, maxclients: maxclients, maximumBulkLength: maximumBulkLength, readCache: readCache,
             smallObjectThreshold: smallObjectThreshold, warmup: warmup, unpersistedLimit: unpersistedLimit,
             recoveryHelpers: recoveryHelpers, recoveryHelpBytes: recoveryHelpBytes
@@ -128,11 +133,16 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try settings()
         let storage: any ObjectStorage
-        let metadata: (log: MetadataLog, recovery: MetadataLog.Recovery)
+        let metadata: (log: any DurableMetadataLog, recovery: MetadataRecovery)
         do {
             try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
             storage = try await settings.location.open()
-            metadata = try MetadataLog.open(directory: settings.dataDirectory + "/metadata", configuration: .init(fsync: settings.fsync))
+            switch settings.metadataLocation {
+            case .local:
+                metadata = try MetadataLog.open(directory: settings.dataDirectory + "/metadata", configuration: .init(fsync: settings.fsync))
+            case .cos:
+                metadata = try await COSMetadataLog.open(storage: storage)
+            }
         } catch {
             Self.say("error: \(error)")
             throw ExitCode.failure
@@ -205,7 +215,8 @@ struct ServeCommand: AsyncParsableCommand {
                         Self.say(
                             "serving Redis on \(settings.bind):\(address.port ?? 0); memory nodes dial "
                                 + "\(settings.bind):\(boundNodePort); \(settings.nodeCount) local nodes, EC \(settings.geometry); "
-                                + "COS \(settings.location), durability \(settings.durability.rawValue)"
+                                + "COS \(settings.location), durability \(settings.durability.rawValue), "
+                                + "metadata \(settings.metadataLocation.rawValue)"
                         )
                     }
                 }
@@ -220,10 +231,17 @@ struct ServeCommand: AsyncParsableCommand {
             }
         } catch {
             await invoker.shutdown()
+            try? await metadata.log.shutDown()
             Self.say("error: \(error)")
             throw ExitCode.failure
         }
         await invoker.shutdown()
+        do {
+            try await metadata.log.shutDown()
+        } catch {
+            Self.say("error: closing the metadata log: \(error)")
+            throw ExitCode.failure
+        }
     }
 
     static func say(_ line: String) {

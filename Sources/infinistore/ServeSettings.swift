@@ -16,6 +16,7 @@ struct ServeSettings: Decodable {
     var cos: String?
     var durability: String?
     var appendfsync: String?
+    var metadata: String?
     var ec: String?
     var nodes: Int?
     var reclaimAfter: Double?
@@ -31,7 +32,7 @@ struct ServeSettings: Decodable {
     var recoveryHelpBytes: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case port, bind, cos, durability, appendfsync, ec, nodes, requirepass, maxclients, warmup
+        case port, bind, cos, durability, appendfsync, metadata, ec, nodes, requirepass, maxclients, warmup
         case nodePort = "node-port"
         case dataDirectory = "data-dir"
         case reclaimAfter = "reclaim-after"
@@ -54,6 +55,7 @@ struct ServeSettings: Decodable {
         var location: StorageLocation
         var durability: ObjectStore.Durability
         var fsync: MetadataLog.FsyncPolicy
+        var metadataLocation: MetadataLocation
         var geometry: ErasureGeometry
         var nodeCount: Int
         var reclaimAfter: Duration?
@@ -67,6 +69,14 @@ struct ServeSettings: Decodable {
         var unpersistedLimit: Int
         var recoveryHelpers: Int
         var recoveryHelpBytes: Int
+    }
+
+    /// Where the proxy's metadata log lives.
+    enum MetadataLocation: String {
+        /// `<data-dir>/metadata`: survives the process, not the machine.
+        case local
+        /// Under `metadata/` in the COS: any machine that reaches the COS can take over.
+        case cos
     }
 
     static let fsyncPolicies: [String: MetadataLog.FsyncPolicy] = ["always": .always, "everysec": .everySecond, "no": .never]
@@ -96,7 +106,8 @@ extension ServeSettings {
         ServeSettings(
             port: port ?? base.port, nodePort: nodePort ?? base.nodePort, bind: bind ?? base.bind,
             dataDirectory: dataDirectory ?? base.dataDirectory, cos: cos ?? base.cos,
-            durability: durability ?? base.durability, appendfsync: appendfsync ?? base.appendfsync, ec: ec ?? base.ec,
+            durability: durability ?? base.durability, appendfsync: appendfsync ?? base.appendfsync,
+            metadata: metadata ?? base.metadata, ec: ec ?? base.ec,
             nodes: nodes ?? base.nodes, reclaimAfter: reclaimAfter ?? base.reclaimAfter,
             nodeTimeout: nodeTimeout ?? base.nodeTimeout,
             requirepass: requirepass ?? base.requirepass, maxclients: maxclients ?? base.maxclients,
@@ -120,6 +131,9 @@ extension ServeSettings {
         }
         guard let fsync = Self.fsyncPolicies[appendfsync ?? "everysec"] else {
             throw ValidationError("--appendfsync must be always, everysec or no")
+        }
+        guard let metadataLocation = MetadataLocation(rawValue: metadata ?? "local") else {
+            throw ValidationError("--metadata must be local or cos")
         }
         if let reclaimAfter, !(reclaimAfter > 0) { throw ValidationError("--reclaim-after must be positive") }
         let warmup = warmup ?? 60
@@ -164,6 +178,7 @@ extension ServeSettings {
             location: location,
             durability: durability,
             fsync: fsync,
+            metadataLocation: metadataLocation,
             geometry: geometry,
             nodeCount: nodeCount,
             reclaimAfter: reclaimAfter.map { .milliseconds(Int64($0 * 1000)) },

@@ -105,6 +105,14 @@ struct ConformanceCheck: Sendable, CustomTestStringConvertible {
             try await storage.delete(name)
             try await storage.delete(ns("never", "was"))
         },
+        ConformanceCheck(name: "deleting many removes each of them, and only them") { storage, ns in
+            let doomed = try [ns("x"), ns("y", "1"), ns("y", "2")]
+            let kept = try ns("y", "3")
+            for name in doomed + [kept] { try await storage.put(name, bytes: ByteBuffer(string: name.rawValue)) }
+            try await storage.delete(doomed + [ns("never", "was")])
+            try await storage.delete([ObjectName]())
+            #expect(try await storage.list(prefix: ns.prefix) == [kept])
+        },
         ConformanceCheck(name: "list by prefix in byte order") { storage, ns in
             let names = try [ns("b"), ns("a", "2"), ns("ab"), ns("a", "b", "3"), ns("a", "1"), ns("a-c"), ns("A")]
             for name in names {

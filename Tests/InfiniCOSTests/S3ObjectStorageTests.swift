@@ -21,7 +21,7 @@ import Testing
         }
     }
 
-    @Test func listingPastOnePageFollowsContinuationTokens() async throws {
+    @Test func listingAndDeletingPastOnePage() async throws {
         try await MotoServer.with { moto in
             let client = try moto.s3Client()
             defer { client.shutdown() }
@@ -43,6 +43,10 @@ import Testing
             #expect(firstPage.objects.count == S3Client.maxKeysPerPage)
             #expect(firstPage.nextContinuationToken != nil)
             #expect(try await storage.list(prefix: "many-") == names.sorted())
+            // Deleting them all at once takes two DeleteObjects requests, and leaves the rest.
+            try await storage.delete(names + [ObjectName("many-never-was")])
+            #expect(try await storage.list(prefix: "many-").isEmpty)
+            #expect(try await storage.get(ObjectName("other")) == ByteBuffer(string: "not listed"))
         }
     }
 

@@ -13,7 +13,7 @@ func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async rethrow
 func segmentName(_ sequence: UInt64) -> String { "log-" + padded(sequence) }
 func checkpointName(_ sequence: UInt64) -> String { "checkpoint-" + padded(sequence) }
 
-private func padded(_ sequence: UInt64) -> String {
+func padded(_ sequence: UInt64) -> String {
     let digits = String(sequence)
     return String(repeating: "0", count: 20 - digits.count) + digits
 }
@@ -36,7 +36,7 @@ func openLog(
     _ directory: String,
     fsync: MetadataLog.FsyncPolicy = .never,
     checkpointThreshold: Int = 64 << 20
-) throws -> (log: MetadataLog, recovery: MetadataLog.Recovery) {
+) throws -> (log: MetadataLog, recovery: MetadataRecovery) {
     try MetadataLog.open(
         directory: directory,
         configuration: .init(fsync: fsync, checkpointThreshold: checkpointThreshold)

@@ -314,7 +314,7 @@ struct ObjectStoreTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let nodes = (0..<6).map { InProcessChunkNode(id: $0) }
         let large = ByteBuffer(bytes: (0..<30_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
-        func reopen() throws -> (MetadataLog, MetadataLog.Recovery, ObjectStore) {
+        func reopen() throws -> (MetadataLog, MetadataRecovery, ObjectStore) {
             let (log, recovery) = try MetadataLog.open(directory: directory)
             let store = ObjectStore(
                 configuration: .init(geometry: try ErasureGeometry("4+2"), maximumShardLength: 1024),

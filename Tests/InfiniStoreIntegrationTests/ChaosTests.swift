@@ -72,11 +72,14 @@ import Testing
         proxy.stop()
     }
 
-    @Test func aProxyKilledMidWorkloadComesBackWithEveryAcknowledgedWrite() async throws {
+    /// With the metadata log on local disk, and in the COS.
+    @Test(arguments: ["local", "cos"])
+    func aProxyKilledMidWorkloadComesBackWithEveryAcknowledgedWrite(metadata: String) async throws {
         let dataDirectory = RunningProxy.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dataDirectory) }
         let port = try RunningProxy.freePort()
-        var proxy = try RunningProxy(["--read-cache", "0", "--ec", "4+2", "--nodes", "6"], dataDirectory: dataDirectory, port: port)
+        let arguments = ["--read-cache", "0", "--ec", "4+2", "--nodes", "6", "--metadata", metadata]
+        var proxy = try RunningProxy(arguments, dataDirectory: dataDirectory, port: port)
         async let workload = runRegisterWorkload(
             clients: 6, keys: 6, duration: .seconds(6), valueSize: 1000, port: port,
             options: RegisterWorkloadOptions(readFraction: 0.4, deleteFraction: 0.1, reconnectTimeout: .seconds(30))
@@ -85,7 +88,7 @@ import Testing
         let nodes = proxy.nodeProcessIDs
         proxy.stop(signal: SIGKILL)
         #expect(await eventuallyAsync { nodes.allSatisfy { !isAlive($0) } })
-        proxy = try RunningProxy(["--read-cache", "0", "--ec", "4+2", "--nodes", "6"], dataDirectory: dataDirectory, port: port)
+        proxy = try RunningProxy(arguments, dataDirectory: dataDirectory, port: port)
         let history = try await Self.readBack(try await workload, port: port)
         let result = LinearizabilityChecker().check(history)
         #expect(result.isLinearizable, "\(result)")

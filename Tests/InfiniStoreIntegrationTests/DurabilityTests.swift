@@ -137,15 +137,7 @@ import Testing
         let dataDirectory = RunningProxy.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dataDirectory) }
         var proxy = try RunningProxy(["--read-cache", "0", "--ec", "4+2", "--nodes", "6"], dataDirectory: dataDirectory)
-        var values: [String: Data] = [:]
-        for index in 0..<40 { values["small:\(index)"] = Data("value \(index)".utf8) }
-        for index in 0..<3 { values["large:\(index)"] = Data(SampleData.random((1 << 20) + index, seed: UInt64(10 + index))) }
-        for (key, value) in values { #expect(try redisCLI(proxy.port, ["-x", "SET", key], input: value) == "OK\n") }
-        #expect(try redisCLI(proxy.port, ["SET", "small:0", "overwritten"]) == "OK\n")
-        values["small:0"] = Data("overwritten".utf8)
-        #expect(try redisCLI(proxy.port, ["DEL", "small:1"]) == "1\n")
-        values["small:1"] = nil
-        #expect(try redisCLI(proxy.port, ["EXPIRE", "small:2", "3600"]) == "1\n")
+        let values = try writeRestartSample(proxy.port, small: 40, large: 3)
         let nodes = proxy.nodeProcessIDs
         proxy.stop(signal: SIGKILL)
         // Orphaned nodes finish their COS writes and exit, as they would before a restart.
@@ -159,17 +151,28 @@ import Testing
         // The restarted proxy sweeps it away, and only it: every value still reads back below.
         #expect(eventually { !FileManager.default.fileExists(atPath: orphan.path) })
         #expect(Int(proxy.info("infinistore_orphaned_chunks_deleted") ?? "") ?? 0 >= 1)
-        #expect(try redisCLI(proxy.port, ["DBSIZE"]) == "\(values.count)\n")
-        for (key, value) in values {
-            let read = try runProcess("/usr/bin/redis-cli", ["-p", String(proxy.port), "--raw", "GET", key]).output
-            #expect(read == value + Data("\n".utf8), "\(key) did not survive the restart")
-        }
-        #expect(try redisCLI(proxy.port, ["GET", "small:1"]) == "\n")
-        let ttl = Int(try redisCLI(proxy.port, ["TTL", "small:2"]).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
-        #expect((3500...3600).contains(ttl))
-        // Writes after the restart never reuse a version: overwriting and reading still work.
-        #expect(try redisCLI(proxy.port, ["SET", "small:3", "after restart"]) == "OK\n")
-        #expect(try redisCLI(proxy.port, ["GET", "small:3"]) == "after restart\n")
+        try expectRestartSample(values, proxy.port)
+        proxy.stop()
+    }
+
+    /// With `--metadata cos` the proxy's metadata lives in the COS: a proxy killed with SIGKILL
+    /// and started on a new machine (a fresh data directory, the same COS) serves every
+    /// acknowledged write, with the same TTLs, its nodes restoring their chunks from their
+    /// lineage.
+    @Test func aProxyOnANewMachineFindsItsMetadataInTheCOS() throws {
+        let cos = RunningProxy.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: cos) }
+        let arguments = ["--read-cache", "0", "--ec", "4+2", "--nodes", "6", "--metadata", "cos", "--cos", "file:\(cos.path)"]
+        var proxy = try RunningProxy(arguments + ["--durability", "cos"])
+        let values = try writeRestartSample(proxy.port, small: 30, large: 2)
+        // Nothing of the metadata is on the machine being lost.
+        #expect(!FileManager.default.fileExists(atPath: proxy.dataDirectory.appendingPathComponent("metadata").path))
+        let nodes = proxy.nodeProcessIDs
+        proxy.stop(signal: SIGKILL)
+        #expect(eventually { nodes.allSatisfy { !isAlive($0) } })
+
+        proxy = try RunningProxy(arguments)
+        try expectRestartSample(values, proxy.port)
         proxy.stop()
     }
 
@@ -192,5 +195,35 @@ import Testing
         #expect(try redisCLI(proxy.port, ["SET", "k", "after"]) == "OK\n")
         #expect(try redisCLI(proxy.port, ["GET", "k"]) == "after\n")
         proxy.stop()
+    }
+
+    /// Writes small and 1 MiB values, overwrites one, deletes one and sets a TTL on one: what a
+    /// restarted proxy must give back. Returns the values that should be there.
+    private func writeRestartSample(_ port: Int, small: Int, large: Int) throws -> [String: Data] {
+        var values: [String: Data] = [:]
+        for index in 0..<small { values["small:\(index)"] = Data("value \(index)".utf8) }
+        for index in 0..<large { values["large:\(index)"] = Data(SampleData.random((1 << 20) + index, seed: UInt64(10 + index))) }
+        for (key, value) in values { #expect(try redisCLI(port, ["-x", "SET", key], input: value) == "OK\n") }
+        #expect(try redisCLI(port, ["SET", "small:0", "overwritten"]) == "OK\n")
+        values["small:0"] = Data("overwritten".utf8)
+        #expect(try redisCLI(port, ["DEL", "small:1"]) == "1\n")
+        values["small:1"] = nil
+        #expect(try redisCLI(port, ["EXPIRE", "small:2", "3600"]) == "1\n")
+        return values
+    }
+
+    /// Every value of ``writeRestartSample(_:small:large:)`` reads back byte-exact, the deleted
+    /// key stays deleted, the TTL is kept, and new writes never reuse a version.
+    private func expectRestartSample(_ values: [String: Data], _ port: Int) throws {
+        #expect(try redisCLI(port, ["DBSIZE"]) == "\(values.count)\n")
+        for (key, value) in values {
+            let read = try runProcess("/usr/bin/redis-cli", ["-p", String(port), "--raw", "GET", key]).output
+            #expect(read == value + Data("\n".utf8), "\(key) did not survive the restart")
+        }
+        #expect(try redisCLI(port, ["EXISTS", "small:1"]) == "0\n")
+        let ttl = Int(try redisCLI(port, ["TTL", "small:2"]).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        #expect((3500...3600).contains(ttl))
+        #expect(try redisCLI(port, ["SET", "small:3", "after restart"]) == "OK\n")
+        #expect(try redisCLI(port, ["GET", "small:3"]) == "after restart\n")
     }
 }
