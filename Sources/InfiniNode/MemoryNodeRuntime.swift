@@ -4,6 +4,7 @@ import LambdaRuntimeAPI
 import NIOCore
 import NIOPosix
 import RESP
+import Synchronization
 
 /// The memory node: a Lambda custom runtime. It takes invocations from the Runtime API named by
 /// `AWS_LAMBDA_RUNTIME_API`, and for each `ping` dials the proxy's node port, authenticates with
@@ -21,6 +22,8 @@ public struct MemoryNodeRuntime: Sendable {
     private let helpers: HelperDuties
     private let runtimeAPIEndpoint: String?
     private let snapshotInterval: Int
+    /// The lineage of the node this process serves, once an invocation has named it.
+    private let currentLineage = LineageSlot()
     private let log: @Sendable (String) -> Void
 
     /// - Parameters:
@@ -60,7 +63,10 @@ public struct MemoryNodeRuntime: Sendable {
             }
             let restoredBefore = loader?.restored ?? 0
             var restoration: Restoration?
-            if lineage?.node != event.nodeID { (lineage, restoration) = await openLineage(node: event.nodeID) }
+            if lineage?.node != event.nodeID {
+                (lineage, restoration) = await openLineage(node: event.nodeID)
+                currentLineage.lineage.withLock { [lineage] in $0 = lineage }
+            }
             // Helped chunks live for one stay: the proxy routes reads to a helper's link only.
             defer { helpers.stopAll() }
             do {
@@ -139,6 +145,13 @@ public struct MemoryNodeRuntime: Sendable {
             restored.writeBulkString(NodeProtocol.restored)
             try? await channel.writeAndFlush(restored)
         }
+    }
+
+    /// Finishes the COS writes already accepted, then stores the lineage term that records them,
+    /// for a process told to stop (SIGTERM, or its proxy gone) between invocations or in one.
+    public func drain() async {
+        await persister?.waitUntilIdle()
+        await closeTerm(of: currentLineage.lineage.withLock { $0 })
     }
 
     private func closeTerm(of lineage: NodeLineage?) async {
@@ -223,4 +236,9 @@ struct Restoration: Sendable {
 struct NodeRuntimeError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// The lineage a runtime's invocations opened, where ``MemoryNodeRuntime/drain()`` finds it.
+private final class LineageSlot: Sendable {
+    let lineage = Mutex<NodeLineage?>(nil)
 }

@@ -34,12 +34,14 @@ struct NodeCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         // The node stops when told to, or when its Runtime API goes away (the proxy died);
-        // either way, chunks already accepted are written to the COS before the process exits.
+        // either way, chunks already accepted are written to the COS, and recorded in the node's lineage, before
+        // the process exits.
         // The runtime loop may be parked in a long poll, so it is not waited for.
         let (endings, end) = AsyncStream.makeStream(of: (any Error)?.self)
+        let runtime = MemoryNodeRuntime(persister: persister, log: { Self.say($0) })
         Task {
             do {
-                try await MemoryNodeRuntime(persister: persister, log: { Self.say($0) }).run()
+                try await runtime.run()
                 end.yield(nil)
             } catch {
                 end.yield(error)
@@ -51,10 +53,10 @@ struct NodeCommand: AsyncParsableCommand {
         }
         var first = endings.makeAsyncIterator()
         let failure = await first.next() ?? nil
-        if let persister {
+        if persister != nil {
             let (drained, done) = AsyncStream.makeStream(of: Void.self)
             Task {
-                await persister.waitUntilIdle()
+                await runtime.drain()
                 done.yield()
             }
             Task {

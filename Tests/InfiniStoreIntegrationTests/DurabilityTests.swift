@@ -72,15 +72,11 @@ import Testing
         #expect(stored == 20 + 2 * 2)
 
         // Each durable chunk enters its node's lineage within a term (a second).
-        let storage = FileObjectStorage(root: proxy.dataDirectory.appendingPathComponent("cos").path)
-        func chunksInLineages() async throws -> Int {
-            var count = 0
-            for node in 0..<3 { count += try await NodeLineage.read(node: node, storage: storage).chunks.count }
-            return count
-        }
         let deadline = ContinuousClock.now + .seconds(10)
-        while try await chunksInLineages() < stored, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(try await chunksInLineages() == stored)
+        while try await Self.chunksInLineages(proxy, nodes: 3) < stored, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try await Self.chunksInLineages(proxy, nodes: 3) == stored)
 
         let nodes = proxy.nodeProcessIDs
         #expect(nodes.count == 3)
@@ -97,15 +93,26 @@ import Testing
         proxy.stop()
     }
 
-    @Test func nodesFinishTheirWritesWhenTheProxyIsKilled() throws {
+    /// Nodes whose proxy dies finish the COS writes they accepted and record them in their
+    /// lineage before they exit, so a later run restores them too.
+    @Test func nodesFinishTheirWritesWhenTheProxyIsKilled() async throws {
         let proxy = try RunningProxy(["--read-cache", "0", "--ec", "4+2", "--nodes", "6"])
         let script = (0..<200).map { "SET key:\($0) \(String(repeating: "v", count: 100 + $0))" }.joined(separator: "\n")
         let replies = try redisCLI(proxy.port, [], input: Data(script.utf8))
         #expect(replies.split(separator: "\n").count == 200 && !replies.contains("ERR"))
         let nodes = proxy.nodeProcessIDs
         proxy.stop(signal: SIGKILL)
-        #expect(eventually { nodes.allSatisfy { !isAlive($0) } })
+        #expect(await eventuallyAsync { nodes.allSatisfy { !isAlive($0) } })
         #expect(Self.storedChunks(proxy).count == 200)
+        #expect(try await Self.chunksInLineages(proxy, nodes: 6) == 200)
+    }
+
+    /// How many chunks the lineages of nodes `0..<nodes` list.
+    private static func chunksInLineages(_ proxy: RunningProxy, nodes: Int) async throws -> Int {
+        let storage = FileObjectStorage(root: proxy.dataDirectory.appendingPathComponent("cos").path)
+        var count = 0
+        for node in 0..<nodes { count += try await NodeLineage.read(node: node, storage: storage).chunks.count }
+        return count
     }
 
     @Test func writesFailWithTheBacklogWhenTheCOSCannotKeepUp() throws {
