@@ -264,13 +264,18 @@ let package = Package(
         ),
         .executableTarget(
             name: "metadata-log-bench",
-            dependencies: ["InfiniMetadata", "InfiniCoding"],
+            dependencies: ["BenchmarkSupport", "InfiniCOS", "InfiniMetadata", "InfiniCoding"],
             path: "Benchmarks/MetadataLogBench"
         ),
         .executableTarget(
             name: "lineage-bench",
-            dependencies: ["InfiniCOS", "InfiniNode", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["BenchmarkSupport", "InfiniCOS", "InfiniNode"],
             path: "Benchmarks/LineageBench"
+        ),
+        .target(
+            name: "BenchmarkSupport",
+            dependencies: ["InfiniCOS", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Benchmarks/BenchmarkSupport"
         ),
     ]
 )

@@ -1,8 +1,7 @@
+import BenchmarkSupport
 import Foundation
 import InfiniCOS
 import InfiniNode
-import NIOCore
-import Synchronization
 
 /// Chooses how often a node snapshots its lineage. For each snapshot interval N, on a node that
 /// holds `--chunks` chunks (written as one term), it writes `--terms` + N − 2 terms that each add
@@ -69,79 +68,4 @@ struct LineageBench {
     }
 
     struct ExitCode: Error {}
-
-    static func milliseconds(_ duration: Duration) -> Double {
-        duration / .milliseconds(1)
-    }
-
-    static func option(_ name: String, in arguments: [String]) -> String? {
-        arguments.firstIndex(of: name).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
-    }
-
-    static func format(_ value: Double, digits: Int = 0) -> String {
-        String(format: "%.\(digits)f", value)
-    }
-
-    static func pad(_ value: some CustomStringConvertible, _ width: Int) -> String {
-        let text = value.description
-        return String(repeating: " ", count: max(0, width - text.count)) + text
-    }
-}
-
-/// A COS that counts requests and written bytes and adds a fixed delay to each request.
-final class CountingStorage: ObjectStorage {
-    struct Counts {
-        var requests = 0
-        var reads = 0
-        var bytes = 0
-
-        func since(_ earlier: Counts) -> Counts {
-            Counts(requests: requests - earlier.requests, reads: reads - earlier.reads, bytes: bytes - earlier.bytes)
-        }
-    }
-
-    private let base: any ObjectStorage
-    private let latency: Duration
-    private let state = Mutex(Counts())
-
-    init(_ base: any ObjectStorage, latency: Duration) {
-        self.base = base
-        self.latency = latency
-    }
-
-    var counts: Counts { state.withLock { $0 } }
-
-    private func request(reading: Bool = false, bytes: Int = 0) async throws {
-        state.withLock { counts in
-            counts.requests += 1
-            counts.reads += reading ? 1 : 0
-            counts.bytes += bytes
-        }
-        try await Task.sleep(for: latency)
-    }
-
-    func put(_ name: ObjectName, bytes: ByteBuffer) async throws {
-        try await request(bytes: bytes.readableBytes)
-        try await base.put(name, bytes: bytes)
-    }
-
-    func get(_ name: ObjectName, range: Range<Int>?) async throws -> ByteBuffer? {
-        try await request(reading: true)
-        return try await base.get(name, range: range)
-    }
-
-    func size(of name: ObjectName) async throws -> Int? {
-        try await request(reading: true)
-        return try await base.size(of: name)
-    }
-
-    func delete(_ name: ObjectName) async throws {
-        try await request()
-        try await base.delete(name)
-    }
-
-    func list(prefix: String) async throws -> [ObjectName] {
-        try await request(reading: true)
-        return try await base.list(prefix: prefix)
-    }
 }

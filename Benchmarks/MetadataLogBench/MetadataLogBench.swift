@@ -1,12 +1,16 @@
+import BenchmarkSupport
 import Foundation
+import InfiniCOS
 import InfiniCoding
 import InfiniMetadata
 
 /// The metadata log's costs on the local disk: append throughput for 200-byte records per fsync
 /// policy, from one task and from 50 concurrent tasks; then, for `--keys` distinct keys, the
-/// time to replay their log, to write a checkpoint of them, and to load it back.
+/// time to replay their log, to write a checkpoint of them, and to load it back. Then the same
+/// appends to the log in the COS (`--metadata cos`): a directory with `--latency-ms` added to
+/// every request to model S3's round trip.
 ///
-/// Usage: `metadata-log-bench [--seconds N] [--keys N] [--directory PATH]`
+/// Usage: `metadata-log-bench [--seconds N] [--keys N] [--latency-ms N] [--directory PATH]`
 @main
 struct MetadataLogBench {
     static func main() async throws {
@@ -30,17 +34,38 @@ struct MetadataLogBench {
             }
         }
         try await inDirectory(parent) { directory in try recovery(directory, keys: keys) }
+
+        let latency = Duration.milliseconds(option("--latency-ms", in: arguments).flatMap(Int.init) ?? 20)
+        print("in the COS, \(format(milliseconds(latency))) ms per request:")
+        print("appenders   appends/s   batches/s   records/batch   ms per append")
+        for appenders in [1, 50, 500] {
+            try await inDirectory(parent) { directory in
+                let storage = CountingStorage(try await FileObjectStorage.create(root: directory), latency: latency)
+                let (log, _) = try await COSMetadataLog.open(storage: storage)
+                let before = storage.counts
+                let count = try await run(log, record: record, appenders: appenders, seconds: seconds)
+                let batches = storage.counts.since(before).requests
+                try await log.shutDown()
+                print(
+                    pad(appenders, 9),
+                    pad(format(Double(count) / seconds), 11),
+                    pad(format(Double(batches) / seconds), 11),
+                    pad(format(Double(count) / Double(max(batches, 1)), digits: 1), 15),
+                    pad(format(seconds * 1_000 * Double(appenders) / Double(max(count, 1)), digits: 1), 15)
+                )
+            }
+        }
     }
 
     /// Appends from `appenders` tasks until `seconds` have passed; returns how many records.
-    static func run(_ log: MetadataLog, record: MetadataRecord, appenders: Int, seconds: Double) async throws -> Int {
+    static func run(_ log: any DurableMetadataLog, record: MetadataRecord, appenders: Int, seconds: Double) async throws -> Int {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1_000))
         return try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<appenders {
                 group.addTask {
                     var count = 0
                     while ContinuousClock.now < deadline {
-                        try await log.append(record)
+                        try await log.waitUntilDurable(try log.write(record))
                         count += 1
                     }
                     return count
@@ -96,21 +121,7 @@ struct MetadataLogBench {
         return .commit(key: name + Array(repeating: UInt8(ascii: "k"), count: 200 - fixed - name.count), entry: entry)
     }
 
-    static func option(_ name: String, in arguments: [String]) -> String? {
-        arguments.firstIndex(of: name).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
-    }
-
     static func elapsed(since start: ContinuousClock.Instant) -> String {
-        let duration = ContinuousClock.now - start
-        return format(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18, digits: 2)
-    }
-
-    static func format(_ value: Double, digits: Int = 0) -> String {
-        String(format: "%.\(digits)f", value)
-    }
-
-    static func pad(_ value: some CustomStringConvertible, _ width: Int) -> String {
-        let text = value.description
-        return String(repeating: " ", count: max(0, width - text.count)) + text
+        format(BenchmarkSupport.seconds(ContinuousClock.now - start), digits: 2)
     }
 }

@@ -101,6 +101,7 @@ struct InfoReport {
                 "infinistore_read_cache_bytes:\(store.readCacheBytes)",
                 "infinistore_read_cache_hits:\(store.readCacheHits)",
                 "infinistore_orphaned_chunks_deleted:\(store.orphanedChunks)",
+                "infinistore_rebuilt_chunks:\(store.rebuiltChunks)",
                 "infinistore_node_restored_chunks:\(server.nodePool?.restoredChunks ?? 0)",
                 "infinistore_recovery_helpers_assigned:\(server.nodePool?.recoveryHelpersAssigned ?? 0)",
                 "infinistore_recovery_helper_reads:\(server.nodePool?.recoveryHelperReads ?? 0)",

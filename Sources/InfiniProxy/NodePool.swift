@@ -62,6 +62,9 @@ public final class NodePool: Sendable {
     private struct State {
         var nodeAddress: String?
         var recoveries: [Int: Recovery] = [:]
+        /// Nodes whose restore was announced as ended over their link during the invocation
+        /// now running, so its outcome does not announce it again.
+        var restoresAnnounced: Set<Int> = []
         var lastRecoveryID = 0
         var links: [Int: NodeLink] = [:]
         var activations: [Int: Activation] = [:]
@@ -81,12 +84,17 @@ public final class NodePool: Sendable {
     private let helperReadCount = Atomic(0)
     private let invocations: AsyncStream<InvocationEvent>
     private let invocationQueue: AsyncStream<InvocationEvent>.Continuation
+    private let restoredNodes: AsyncStream<Int>.Continuation
+    /// Nodes that came back empty and finished restoring their chunks from the COS: what the COS
+    /// does not hold (parity, extra copies) they still lack, and the store rebuilds it.
+    public let restoredNodeStream: AsyncStream<Int>
 
     public init(configuration: Configuration, invoker: any Invoker, persistence: PersistenceTracker? = nil) {
         self.configuration = configuration
         self.invoker = invoker
         self.persistence = persistence
         (invocations, invocationQueue) = AsyncStream.makeStream(of: InvocationEvent.self)
+        (restoredNodeStream, restoredNodes) = AsyncStream.makeStream(of: Int.self)
     }
 
     /// Chunks nodes brought back from the COS after finding their memory gone, as their
@@ -264,8 +272,11 @@ public final class NodePool: Sendable {
             return link
         }
         link?.close(reason: "the node returned")
+        let announced = state.withLock { $0.restoresAnnounced.remove(event.nodeID) != nil }
         if case .success(let bytes) = outcome, let report = try? InvocationOutcome(decoding: bytes) {
             restoredChunkCount.add(report.restoredChunks, ordering: .relaxed)
+            // A restore in an invocation that never linked (a warm-up) ends unannounced.
+            if report.restoredChunks > 0, !announced { restoredNodes.yield(event.nodeID) }
         }
         if case .failure(let error) = outcome {
             failActivation(event, NodeUnavailable(node: event.nodeID, reason: "\(error)"))
@@ -294,6 +305,8 @@ extension NodePool {
         switch notice {
         case .restored:
             endRecovery(of: node)
+            state.withLock { _ = $0.restoresAnnounced.insert(node) }
+            restoredNodes.yield(node)
         case .restoring(_, let bytes):
             endRecovery(of: node)
             let count = min(configuration.recoveryHelpers, configuration.nodeCount - 1, bytes / configuration.bytesPerRecoveryHelper)

@@ -139,6 +139,7 @@ public actor ObjectStore {
     public private(set) var expiredKeyCount = 0
     /// COS objects of chunks no version owned, deleted after a restart.
     private var orphanedChunkCount = 0
+    private var rebuiltChunkCount = 0
     /// Reads that found their key (INFO's `keyspace_hits`).
     public private(set) var hitCount = 0
     /// Reads that did not (INFO's `keyspace_misses`).
@@ -194,6 +195,8 @@ public actor ObjectStore {
         public var readCacheHits: Int
         /// COS objects of chunks no version owned, deleted after a restart.
         public var orphanedChunks: Int
+        /// Memory-only chunks stored again on nodes that came back empty.
+        public var rebuiltChunks: Int
     }
 
     public var statistics: Statistics {
@@ -209,7 +212,8 @@ public actor ObjectStore {
             garbageChunks: collector.backlog,
             readCacheBytes: readCache.bytes,
             readCacheHits: readCache.hits,
-            orphanedChunks: orphanedChunkCount
+            orphanedChunks: orphanedChunkCount,
+            rebuiltChunks: rebuiltChunkCount
         )
     }
 
@@ -731,6 +735,54 @@ public actor ObjectStore {
         await collector.deleteFromStorage(orphans)
         orphanedChunkCount += orphans.count
         return orphans.count
+    }
+
+    /// Stores again on `node` its chunks that the COS does not hold (parity, and the extra copies
+    /// of replicated values), each rebuilt from `d` chunks of its stripe. A node that comes back
+    /// empty restores its other chunks from its lineage; nothing else brings these back, and
+    /// until then each object they belong to has one chunk less in memory. Versions superseded
+    /// meanwhile are passed over.
+    ///
+    /// - Returns: How many chunks it stored.
+    @discardableResult
+    public func rebuildMemoryOnlyChunks(onNode node: Int) async -> Int {
+        let affected = keyspace.keys.compactMap { key -> (ByteBuffer, Entry)? in
+            guard let entry = keyspace[key] else { return nil }
+            let onNode = entry.placement.indices.contains { entry.placement[$0] == node && !entry.isPersisted(shard: $0) }
+            return onNode ? (key, entry) : nil
+        }
+        var rebuilt = 0
+        for (key, entry) in affected {
+            let descriptor = entry.descriptor
+            let shards = entry.placement.indices.filter { entry.placement[$0] == node && !entry.isPersisted(shard: $0) }
+            for stripe in 0..<descriptor.stripeCount where keyspace[key]?.version == entry.version {
+                var decoder = ObjectDecoder()
+                decoder.beginStripe(stripe, of: descriptor)
+                let chunks: [(ChunkID, ByteBuffer)]
+                do {
+                    for (chunk, validated) in await firstChunks(of: entry, stripe: stripe) {
+                        try decoder.addChunk(chunk.readableBytesSpan, validated: validated)
+                    }
+                    // Encoding and copying out happen with no suspension between them, so the
+                    // actor's one encoder is never shared with a write.
+                    chunks = try decoder.finishStripe { bytes in
+                        encoder.encodeStripe(stripe, of: descriptor, bytes: bytes)
+                        return shards.map { shard in
+                            let id = ChunkID(version: descriptor.version, stripe: stripe, shard: shard)
+                            return (id, encoder.withChunk(shard) { header, payload in Self.chunkBytes(header, payload) })
+                        }
+                    }
+                } catch {
+                    break
+                }
+                for (id, bytes) in chunks {
+                    guard (try? await nodes[node].store(id, bytes: bytes, persist: false)) != nil else { continue }
+                    rebuilt += 1
+                }
+            }
+        }
+        rebuiltChunkCount += rebuilt
+        return rebuilt
     }
 
     /// Stores again, on a fresh instance of `node`, the chunks it held but had not persisted.

@@ -204,6 +204,9 @@ struct ServeCommand: AsyncParsableCommand {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 let (nodePortReady, nodePortBound) = AsyncStream.makeStream(of: Int.self)
                 group.addTask { await pool.run() }
+                group.addTask {
+                    for await node in pool.restoredNodeStream { await store.rebuildMemoryOnlyChunks(onNode: node) }
+                }
                 if settings.reclaimAfter != nil { group.addTask { await invoker.run() } }
                 group.addTask {
                     try await nodePortServer.run { address in nodePortBound.yield(address.port ?? 0) }

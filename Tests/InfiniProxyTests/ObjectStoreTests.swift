@@ -57,6 +57,26 @@ actor StallingChunkNode: ChunkNode {
     func remove(_ chunks: [ChunkID]) async { await node.remove(chunks) }
 }
 
+/// A memory node that can lose everything it holds, as a node process that is killed does.
+actor ForgetfulChunkNode: ChunkNode {
+    nonisolated let id: Int
+    private(set) var chunks: [ChunkID: ByteBuffer] = [:]
+
+    init(id: Int) { self.id = id }
+
+    /// Drops every chunk and returns what was held.
+    func forgetAll() -> [ChunkID: ByteBuffer] {
+        defer { chunks = [:] }
+        return chunks
+    }
+
+    func store(_ chunk: ChunkID, bytes: ByteBuffer, persist: Bool) async throws { chunks[chunk] = bytes }
+
+    func fetch(_ chunk: ChunkID) async throws -> ByteBuffer? { chunks[chunk] }
+
+    func remove(_ ids: [ChunkID]) async { for id in ids { chunks[id] = nil } }
+}
+
 /// The metadata side of the store: ranged reads, SCAN's guarantee, TTLs and the sweep.
 struct ObjectStoreTests {
     /// A 4+2 store; its read cache is off unless asked for, so reads reach the nodes.
@@ -237,6 +257,31 @@ struct ObjectStoreTests {
         #expect(await store.timeToLive(of: key) == .persistent)
         #expect(try await store.updateExpiry(of: key, to: .at(store.now() - 1)))
         #expect(await store.contains(key) == false)
+    }
+
+    /// Nodes that lost their memory get back, byte for byte, the chunks only memory held (a coded
+    /// value's parity, a replicated value's extra copies), rebuilt from the others; the chunks
+    /// the COS holds are theirs to restore, so they are left alone.
+    @Test func memoryOnlyChunksAreRebuiltOnNodesThatLostThem() async throws {
+        let nodes = (0..<6).map { ForgetfulChunkNode(id: $0) }
+        let store = try Self.makeStore(nodes: nodes)
+        // Version 1 is coded 4+2 in three stripes over nodes 1…5, 0 (node 0: parity, node 4: a
+        // data shard); version 2 is replicated on nodes 2, 3, 4 (node 4: a second copy).
+        let big = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        try await store.set(Self.key("big"), value: ByteBuffer(bytes: big))
+        try await store.set(Self.key("small"), value: ByteBuffer(string: "small value"))
+        let lost = [0: await nodes[0].forgetAll(), 4: await nodes[4].forgetAll()]
+        let memoryOnly = lost.mapValues { chunks in
+            chunks.filter { id, _ in id.shard >= (id.version == 1 ? 4 : 1) }
+        }
+        #expect(memoryOnly[0]?.count == 3 && memoryOnly[4]?.count == 1)
+
+        #expect(await store.rebuildMemoryOnlyChunks(onNode: 0) == 3)
+        #expect(await store.rebuildMemoryOnlyChunks(onNode: 4) == 1)
+        #expect(await nodes[0].chunks == memoryOnly[0])
+        #expect(await nodes[4].chunks == memoryOnly[4])
+        #expect(await store.statistics.rebuiltChunks == 4)
+        #expect(try await store.get(Self.key("big")) == ByteBuffer(bytes: big))
     }
 
     @Test func readsPinOneVersionWhileOverwritesCommitBetweenStripes() async throws {

@@ -169,6 +169,12 @@ func run(_ executable: String, _ arguments: [String], input: Data? = nil) throws
 }
 
 @discardableResult
+/// Whether `read` is `value` and the newline redis-cli ends it with. A function rather than `==`
+/// inside `#expect`, which on a mismatch diffs the two byte by byte: minutes for megabytes.
+func isValueLine(_ read: Data, _ value: Data) -> Bool {
+    read == value + Data("\n".utf8)
+}
+
 func redisCLI(_ port: Int, _ arguments: [String], input: Data? = nil) throws -> String {
     try run("/usr/bin/redis-cli", ["-p", String(port)] + arguments, input: input)
 }
