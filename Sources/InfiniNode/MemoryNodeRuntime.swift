@@ -52,6 +52,7 @@ public struct MemoryNodeRuntime: Sendable {
     public func run() async throws {
         let runtime = try runtimeAPIEndpoint.map { try RuntimeAPIClient(endpoint: $0) } ?? RuntimeAPIClient.fromEnvironment()
         var lineage: NodeLineage?
+        var startedEmpty = true
         while true {
             let invocation = try await runtime.nextInvocation()
             let event: InvocationEvent
@@ -81,8 +82,10 @@ public struct MemoryNodeRuntime: Sendable {
                     chunks: memory.count,
                     bytes: memory.usedBytes,
                     requests: requests,
-                    restoredChunks: (loader?.restored ?? 0) - restoredBefore
+                    restoredChunks: (loader?.restored ?? 0) - restoredBefore,
+                    startedEmpty: startedEmpty
                 )
+                startedEmpty = false
                 try await Self.unlessRefused { try await runtime.respond(to: invocation.requestID, payload: outcome.encoded()) }
             } catch {
                 await restoration?.task.value

@@ -57,13 +57,17 @@ public struct InvocationOutcome: Codable, Hashable, Sendable {
     /// Chunks the node brought back from the COS during the invocation, as its lineage listed
     /// them, after finding its memory gone.
     public var restoredChunks: Int
+    /// Whether this was the first invocation of a new sandbox (locally, a new process), whose
+    /// memory began empty whatever the node held before.
+    public var startedEmpty: Bool
 
-    public init(nodeID: Int, chunks: Int, bytes: Int, requests: Int, restoredChunks: Int = 0) {
+    public init(nodeID: Int, chunks: Int, bytes: Int, requests: Int, restoredChunks: Int = 0, startedEmpty: Bool = false) {
         self.nodeID = nodeID
         self.chunks = chunks
         self.bytes = bytes
         self.requests = requests
         self.restoredChunks = restoredChunks
+        self.startedEmpty = startedEmpty
     }
 
     public func encoded() -> [UInt8] {

@@ -85,8 +85,8 @@ public final class NodePool: Sendable {
     private let invocations: AsyncStream<InvocationEvent>
     private let invocationQueue: AsyncStream<InvocationEvent>.Continuation
     private let restoredNodes: AsyncStream<Int>.Continuation
-    /// Nodes that came back empty and finished restoring their chunks from the COS: what the COS
-    /// does not hold (parity, extra copies) they still lack, and the store rebuilds it.
+    /// Nodes that came back empty, once they have restored their chunks from the COS: what the
+    /// COS does not hold (parity, extra copies) they still lack, and the store rebuilds it.
     public let restoredNodeStream: AsyncStream<Int>
 
     public init(configuration: Configuration, invoker: any Invoker, persistence: PersistenceTracker? = nil) {
@@ -275,8 +275,9 @@ public final class NodePool: Sendable {
         let announced = state.withLock { $0.restoresAnnounced.remove(event.nodeID) != nil }
         if case .success(let bytes) = outcome, let report = try? InvocationOutcome(decoding: bytes) {
             restoredChunkCount.add(report.restoredChunks, ordering: .relaxed)
-            // A restore in an invocation that never linked (a warm-up) ends unannounced.
-            if report.restoredChunks > 0, !announced { restoredNodes.yield(event.nodeID) }
+            // A restore in an invocation that never linked (a warm-up) ends unannounced, and a
+            // node whose memory held no chunk of the COS has nothing to restore at all.
+            if report.restoredChunks > 0 || report.startedEmpty, !announced { restoredNodes.yield(event.nodeID) }
         }
         if case .failure(let error) = outcome {
             failActivation(event, NodeUnavailable(node: event.nodeID, reason: "\(error)"))

@@ -740,8 +740,8 @@ public actor ObjectStore {
     /// Stores again on `node` its chunks that the COS does not hold (parity, and the extra copies
     /// of replicated values), each rebuilt from `d` chunks of its stripe. A node that comes back
     /// empty restores its other chunks from its lineage; nothing else brings these back, and
-    /// until then each object they belong to has one chunk less in memory. Versions superseded
-    /// meanwhile are passed over.
+    /// until then each object they belong to has one chunk less in memory. Chunks the node
+    /// holds (stored since it came back) and versions superseded meanwhile are passed over.
     ///
     /// - Returns: How many chunks it stored.
     @discardableResult
@@ -756,6 +756,12 @@ public actor ObjectStore {
             let descriptor = entry.descriptor
             let shards = entry.placement.indices.filter { entry.placement[$0] == node && !entry.isPersisted(shard: $0) }
             for stripe in 0..<descriptor.stripeCount where keyspace[key]?.version == entry.version {
+                var missing = [Int]()
+                for shard in shards {
+                    let id = ChunkID(version: descriptor.version, stripe: stripe, shard: shard)
+                    if (try? await nodes[node].fetch(id)) ?? nil == nil { missing.append(shard) }
+                }
+                guard !missing.isEmpty else { continue }
                 var decoder = ObjectDecoder()
                 decoder.beginStripe(stripe, of: descriptor)
                 let chunks: [(ChunkID, ByteBuffer)]
@@ -767,7 +773,7 @@ public actor ObjectStore {
                     // actor's one encoder is never shared with a write.
                     chunks = try decoder.finishStripe { bytes in
                         encoder.encodeStripe(stripe, of: descriptor, bytes: bytes)
-                        return shards.map { shard in
+                        return missing.map { shard in
                             let id = ChunkID(version: descriptor.version, stripe: stripe, shard: shard)
                             return (id, encoder.withChunk(shard) { header, payload in Self.chunkBytes(header, payload) })
                         }
