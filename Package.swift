@@ -136,7 +136,7 @@ let package = Package(
         .testTarget(
             name: "InfiniCOSTests",
             dependencies: [
-                "InfiniCOS", "AWSAccess", "ProcessSpawning", "ProcessTestSupport",
+                "InfiniCOS", "AWSAccess", "InfiniMetadata", "MetadataTestSupport", "ProcessSpawning", "ProcessTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -246,13 +246,9 @@ public final class COSMetadataLog: DurableMetadataLog {
     /// Deletes the batches and checkpoints that checkpoint `sequence` replaces.
     private func removeObjects(before sequence: UInt64) async throws(MetadataLogError) {
         let prefix = configuration.prefix
-        var stale = [ObjectName]()
-        for kind in [ObjectKind.batch, .checkpoint] {
-            let names = try await request("listing \(prefix)/\(kind.folder)/") {
-                try await storage.list(prefix: "\(prefix)/\(kind.folder)/")
-            }
-            stale += names.filter { Self.sequence(of: $0, prefix, kind).map { $0 < sequence } ?? false }
-        }
+        let (batches, checkpoints) = try await Self.objects(under: prefix, in: storage)
+        let stale = batches.filter { $0 < sequence }.map { Self.name(prefix, .batch, $0) }
+            + checkpoints.filter { $0 < sequence }.map { Self.name(prefix, .checkpoint, $0) }
         try await request("deleting \(stale.count) replaced metadata objects") { try await storage.delete(stale) }
     }
 
@@ -293,8 +289,7 @@ extension COSMetadataLog {
             throw MetadataLogError(.ioFailure, "metadata log: '\(prefix)' cannot start an object name")
         }
         var notes = [String]()
-        let checkpoints = try await sequences(.checkpoint, prefix, in: storage)
-        let batches = try await sequences(.batch, prefix, in: storage)
+        let (batches, checkpoints) = try await objects(under: prefix, in: storage)
 
         var state = MetadataState()
         var base: UInt64?
@@ -356,16 +351,17 @@ extension COSMetadataLog {
         return records
     }
 
-    /// The numbers of the objects of one kind under `prefix`, ascending.
-    private static func sequences(
-        _ kind: ObjectKind,
-        _ prefix: String,
+    /// The numbers of the batches and of the checkpoints under `prefix`, ascending, from one
+    /// listing.
+    private static func objects(
+        under prefix: String,
         in storage: any ObjectStorage
-    ) async throws(MetadataLogError) -> [UInt64] {
-        let names = try await request("listing \(prefix)/\(kind.folder)/") {
-            try await storage.list(prefix: "\(prefix)/\(kind.folder)/")
-        }
-        return names.compactMap { sequence(of: $0, prefix, kind) }.sorted()
+    ) async throws(MetadataLogError) -> (batches: [UInt64], checkpoints: [UInt64]) {
+        let names = try await request("listing \(prefix)") { try await storage.list(prefix: prefix) }
+        return (
+            names.compactMap { sequence(of: $0, prefix, .batch) }.sorted(),
+            names.compactMap { sequence(of: $0, prefix, .checkpoint) }.sorted()
+        )
     }
 
     enum ObjectKind {

@@ -746,15 +746,14 @@ public actor ObjectStore {
     /// - Returns: How many chunks it stored.
     @discardableResult
     public func rebuildMemoryOnlyChunks(onNode node: Int) async -> Int {
-        let affected = keyspace.keys.compactMap { key -> (ByteBuffer, Entry)? in
+        let affected = keyspace.keys.compactMap { key -> (key: ByteBuffer, entry: Entry, shards: [Int])? in
             guard let entry = keyspace[key] else { return nil }
-            let onNode = entry.placement.indices.contains { entry.placement[$0] == node && !entry.isPersisted(shard: $0) }
-            return onNode ? (key, entry) : nil
+            let shards = entry.placement.indices.filter { entry.placement[$0] == node && !entry.isPersisted(shard: $0) }
+            return shards.isEmpty ? nil : (key, entry, shards)
         }
         var rebuilt = 0
-        for (key, entry) in affected {
+        for (key, entry, shards) in affected {
             let descriptor = entry.descriptor
-            let shards = entry.placement.indices.filter { entry.placement[$0] == node && !entry.isPersisted(shard: $0) }
             for stripe in 0..<descriptor.stripeCount where keyspace[key]?.version == entry.version {
                 var missing = [Int]()
                 for shard in shards {
