@@ -20,7 +20,9 @@ import Synchronization
 /// holds batches `1…n` with no gap: a crash loses only batches nobody was told were durable.
 /// ``waitUntilDurable(_:)`` returns once the record's batch is stored, whatever the fsync policy
 /// is, since a killed proxy leaves no page cache behind here. A put that fails after the
-/// storage's own retries stops the log, as a failed fsync stops the local one.
+/// storage's own retries fails the waits on it at once, whose records may or may not end up
+/// stored, as after a timeout; the batch is tried again with backoff while the log goes on
+/// taking records, so an outage of the COS costs errors while it lasts, not a restart.
 ///
 /// **Checkpoints.** ``beginCheckpoint()`` seals the open batch, so the boundary is the next
 /// batch's number; ``checkpoint(_:at:)`` stores the snapshot, then deletes the batches and
@@ -61,6 +63,10 @@ public final class COSMetadataLog: DurableMetadataLog {
 
     /// Batches recovery fetches at once.
     static let requestConcurrency = 16
+    /// The wait before storing a refused batch again, doubled after each refusal up to
+    /// ``maximumRetryDelay``.
+    static let firstRetryDelay = Duration.milliseconds(100)
+    static let maximumRetryDelay = Duration.seconds(5)
 
     public let storage: any ObjectStorage
     public let configuration: Configuration
@@ -98,8 +104,9 @@ public final class COSMetadataLog: DurableMetadataLog {
 
     /// Returns once the batch holding the record at `position` is stored in the COS.
     ///
-    /// - Throws: The put's failure if storing the batch failed; ``MetadataLogError/Code/closed``
-    ///   if the log was shut down first.
+    /// - Throws: The put's failure if an attempt to store a batch failed while this waited (the
+    ///   record may still be stored later); ``MetadataLogError/Code/closed`` if the log was
+    ///   shut down first.
     public func waitUntilDurable(_ position: MetadataLogPosition) async throws(MetadataLogError) {
         let failure: MetadataLogError? = await withCheckedContinuation { continuation in
             let settled = state.withLock { state -> MetadataLogError?? in
@@ -208,9 +215,12 @@ public final class COSMetadataLog: DurableMetadataLog {
         _ = await flush()
     }
 
-    /// Stores the sealed batches and then the open one, in order, until there is nothing left;
-    /// false once the log has failed.
+    /// Stores the sealed batches and then the open one, in order, until there is nothing left.
+    /// A batch the COS refuses stays first in line and is tried again, backing off up to
+    /// ``maximumRetryDelay``; everyone waiting meanwhile is told of the failure at once. Once
+    /// the log is shut down, a refusal is final: returns false then.
     private func flush() async -> Bool {
+        var delay = Self.firstRetryDelay
         while let batch = state.withLock({ state -> Batch? in
             guard state.failure == nil else { return nil }
             if state.sealed.isEmpty { state.seal() }
@@ -224,21 +234,27 @@ public final class COSMetadataLog: DurableMetadataLog {
             } catch {
                 failure = error
             }
-            let ready = state.withLock { state -> [Waiter] in
+            let (ready, stopped) = state.withLock { state -> ([Waiter], Bool) in
                 if let failure {
-                    state.failure = failure
+                    if state.isClosed { state.failure = failure }
                     defer { state.waiters = [] }
-                    return state.waiters
+                    return (state.waiters, state.isClosed)
                 }
                 state.sealed.removeFirst()
                 state.durable = batch.through
                 let durable = state.durable
                 let ready = state.waiters.filter { $0.position <= durable }
                 state.waiters.removeAll { $0.position <= durable }
-                return ready
+                return (ready, false)
             }
             for waiter in ready { waiter.continuation.resume(returning: failure) }
-            if failure != nil { return false }
+            if stopped { return false }
+            if failure != nil {
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, Self.maximumRetryDelay)
+            } else {
+                delay = Self.firstRetryDelay
+            }
         }
         return state.withLock { $0.failure == nil }
     }
@@ -416,7 +432,7 @@ extension COSMetadataLog {
         var waiters: [Waiter] = []
         var checkpoint: MetadataCheckpointBoundary?
         var isClosed = false
-        /// A put that failed: no record is accepted after it.
+        /// A put that failed once the log was shut down: nothing is accepted after it.
         var failure: MetadataLogError?
 
         init(nextSequence: UInt64, base: UInt64, logBytes: Int, highestVersion: UInt64) {

@@ -118,8 +118,9 @@ import Testing
         try await reopened.shutDown()
     }
 
-    /// A put the COS refuses stops the log: its waiters get the error, later writes are refused.
-    @Test func aFailedPutStopsTheLog() async throws {
+    /// A put the COS refuses fails the waits on it at once, and the batch is tried again: once
+    /// the COS takes writes again, the refused records and later ones are all stored.
+    @Test func aRefusedPutFailsItsWaitersAndIsRetried() async throws {
         let storage = MemoryObjectStorage()
         var workload = Workload(seed: 45)
         let (log, _) = try await open(storage)
@@ -128,9 +129,27 @@ import Testing
         let failure = await #expect(throws: MetadataLogError.self) { try await log.waitUntilDurable(position) }
         #expect(failure?.code == .ioFailure)
         #expect(failure?.message.contains("storing \(batchName(1)) failed") == true)
+
+        storage.refuseWrites(false)
+        try await log.waitUntilDurable(try log.write(workload.nextRecord()))
+        try await log.shutDown()
+        let (reopened, recovery) = try await open(storage)
+        #expect(recovery.state.entries == workload.expected)
+        #expect(recovery.replayedRecords == 2)
+        try await reopened.shutDown()
+    }
+
+    /// Shutting down while the COS refuses writes gives up, with the refusal, instead of hanging.
+    @Test func shuttingDownDuringAnOutageGivesUp() async throws {
+        let storage = MemoryObjectStorage()
+        var workload = Workload(seed: 48)
+        let (log, _) = try await open(storage)
+        storage.refuseWrites(true)
+        _ = try log.write(workload.nextRecord())
+        let failure = await #expect(throws: MetadataLogError.self) { try await log.shutDown() }
+        #expect(failure?.code == .ioFailure)
         let refused = #expect(throws: MetadataLogError.self) { try log.write(workload.nextRecord()) }
         #expect(refused?.code == .closed)
-        await #expect(throws: MetadataLogError.self) { try await log.shutDown() }
     }
 
     /// Objects are stored whole, so a batch that is missing or damaged is not a torn write:
