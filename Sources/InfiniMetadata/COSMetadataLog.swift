@@ -126,7 +126,7 @@ public final class COSMetadataLog: DurableMetadataLog {
 
     public var needsCheckpoint: Bool {
         state.withLock { state in
-            state.checkpoint == nil && state.failure == nil && !state.isClosed
+            state.checkpoint == nil && !state.isClosed
                 && (state.logBytes >= configuration.checkpointThreshold
                     || Int(state.nextSequence - state.base) >= configuration.checkpointBatches)
         }
@@ -172,7 +172,7 @@ public final class COSMetadataLog: DurableMetadataLog {
         do throws(MetadataLogError) {
             var bytes = ByteBuffer()
             try CheckpointFile.encode(entries, at: boundary, flushingEvery: 1 << 20) { bytes.writeBytes($0) }
-            try await request("storing \(name)") { try await storage.put(name, bytes: bytes) }
+            try await Self.request("storing \(name)") { try await storage.put(name, bytes: bytes) }
         } catch {
             state.withLock { $0.checkpoint = nil }
             throw error
@@ -222,14 +222,13 @@ public final class COSMetadataLog: DurableMetadataLog {
     private func flush() async -> Bool {
         var delay = Self.firstRetryDelay
         while let batch = state.withLock({ state -> Batch? in
-            guard state.failure == nil else { return nil }
             if state.sealed.isEmpty { state.seal() }
             return state.sealed.first
         }) {
             let name = Self.name(configuration.prefix, .batch, batch.sequence)
             let failure: MetadataLogError?
             do throws(MetadataLogError) {
-                try await request("storing \(name)") { try await storage.put(name, bytes: ByteBuffer(bytes: batch.bytes)) }
+                try await Self.request("storing \(name)") { try await storage.put(name, bytes: ByteBuffer(bytes: batch.bytes)) }
                 failure = nil
             } catch {
                 failure = error
@@ -256,7 +255,7 @@ public final class COSMetadataLog: DurableMetadataLog {
                 delay = Self.firstRetryDelay
             }
         }
-        return state.withLock { $0.failure == nil }
+        return true
     }
 
     /// Deletes the batches and checkpoints that checkpoint `sequence` replaces.
@@ -265,17 +264,10 @@ public final class COSMetadataLog: DurableMetadataLog {
         let (batches, checkpoints) = try await Self.objects(under: prefix, in: storage)
         let stale = batches.filter { $0 < sequence }.map { Self.name(prefix, .batch, $0) }
             + checkpoints.filter { $0 < sequence }.map { Self.name(prefix, .checkpoint, $0) }
-        try await request("deleting \(stale.count) replaced metadata objects") { try await storage.delete(stale) }
+        try await Self.request("deleting \(stale.count) replaced metadata objects") { try await storage.delete(stale) }
     }
 
     /// Runs one COS request, its error turned into the log's.
-    private func request<Result>(
-        _ what: String,
-        _ body: () async throws -> Result
-    ) async throws(MetadataLogError) -> Result {
-        try await Self.request(what, body)
-    }
-
     static func request<Result>(
         _ what: String,
         _ body: () async throws -> Result

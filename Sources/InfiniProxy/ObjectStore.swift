@@ -355,13 +355,7 @@ public actor ObjectStore {
         do {
             for stripe in 0..<descriptor.stripeCount {
                 let range = descriptor.byteRange(ofStripe: stripe)
-                // Encoding and copying the chunks out happen before the first suspension, so the
-                // actor's one encoder is never shared between two writes.
-                var chunks = [ByteBuffer]()
-                encoder.encodeStripe(stripe, of: descriptor, bytes: value.readableBytesSpan.extracting(range))
-                for shard in 0..<geometry.totalShards {
-                    chunks.append(encoder.withChunk(shard) { header, payload in Self.chunkBytes(header, payload) })
-                }
+                let chunks = encodeStripe(stripe, of: descriptor, bytes: value.readableBytesSpan.extracting(range), shards: 0..<geometry.totalShards)
                 if let persistence {
                     let kept = chunks.indices.filter { entry.isPersisted(shard: $0) }.map { shard in
                         (ChunkID(version: version, stripe: stripe, shard: shard), node: placement[shard], bytes: chunks[shard])
@@ -542,17 +536,36 @@ public actor ObjectStore {
             let stripeRange = descriptor.byteRange(ofStripe: stripe)
             let part = wanted.clamped(to: stripeRange)
             let offset = part.lowerBound - stripeRange.lowerBound
-            decoder.beginStripe(stripe, of: descriptor)
-            for (chunk, validated) in await firstChunks(of: entry, stripe: stripe) {
-                try decoder.addChunk(chunk.readableBytesSpan, validated: validated)
-            }
-            try decoder.finishStripe { bytes in
+            try await decodeStripe(stripe, of: entry, using: &decoder) { bytes in
                 bytes.withUnsafeBytes { raw in
                     _ = output.writeBytes(UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + part.count)]))
                 }
             }
         }
         return output
+    }
+
+    /// Reads `d` chunks of one stripe of `entry`, decodes them if need be, and hands the
+    /// stripe's bytes to `body`.
+    private func decodeStripe<Result>(
+        _ stripe: Int,
+        of entry: Entry,
+        using decoder: inout ObjectDecoder,
+        _ body: (RawSpan) throws -> Result
+    ) async throws -> Result {
+        decoder.beginStripe(stripe, of: entry.descriptor)
+        for (chunk, validated) in await firstChunks(of: entry, stripe: stripe) {
+            try decoder.addChunk(chunk.readableBytesSpan, validated: validated)
+        }
+        return try decoder.finishStripe(body)
+    }
+
+    /// The chunks of `shards` of one stripe, encoded from its bytes. Encoding and copying the
+    /// chunks out happen with no suspension between them, so the actor's one encoder is never
+    /// shared between two callers.
+    private func encodeStripe(_ stripe: Int, of descriptor: ObjectDescriptor, bytes: RawSpan, shards: some Sequence<Int>) -> [ByteBuffer] {
+        encoder.encodeStripe(stripe, of: descriptor, bytes: bytes)
+        return shards.map { shard in encoder.withChunk(shard) { header, payload in Self.chunkBytes(header, payload) } }
     }
 
     /// Returns the first `d` valid chunks of the stripe to arrive. It asks the nodes holding the
@@ -762,25 +775,13 @@ public actor ObjectStore {
                 }
                 guard !missing.isEmpty else { continue }
                 var decoder = ObjectDecoder()
-                decoder.beginStripe(stripe, of: descriptor)
-                let chunks: [(ChunkID, ByteBuffer)]
-                do {
-                    for (chunk, validated) in await firstChunks(of: entry, stripe: stripe) {
-                        try decoder.addChunk(chunk.readableBytesSpan, validated: validated)
-                    }
-                    // Encoding and copying out happen with no suspension between them, so the
-                    // actor's one encoder is never shared with a write.
-                    chunks = try decoder.finishStripe { bytes in
-                        encoder.encodeStripe(stripe, of: descriptor, bytes: bytes)
-                        return missing.map { shard in
-                            let id = ChunkID(version: descriptor.version, stripe: stripe, shard: shard)
-                            return (id, encoder.withChunk(shard) { header, payload in Self.chunkBytes(header, payload) })
-                        }
-                    }
-                } catch {
-                    break
-                }
-                for (id, bytes) in chunks {
+                guard
+                    let chunks = try? await decodeStripe(stripe, of: entry, using: &decoder, { bytes in
+                        encodeStripe(stripe, of: descriptor, bytes: bytes, shards: missing)
+                    })
+                else { break }
+                for (shard, bytes) in zip(missing, chunks) {
+                    let id = ChunkID(version: descriptor.version, stripe: stripe, shard: shard)
                     guard (try? await nodes[node].store(id, bytes: bytes, persist: false)) != nil else { continue }
                     rebuilt += 1
                 }
