@@ -7,6 +7,11 @@ import Synchronization
 /// durable. A chunk deleted before its write started is never written; one deleted while its
 /// write is running is removed from the COS right after.
 ///
+/// Writes can be held back for a short while (``writeBehind``): a chunk superseded within it (a
+/// hot key overwritten) is then never written, which spares the COS a put and a delete. The
+/// proxy holds a chunk's bytes until it is persisted, so holding it back costs no durability;
+/// a node about to return or stop writes everything at once (``expedite()``).
+///
 /// Chunk names are immutable (a name is never written twice with different bytes), so writes of
 /// different chunks need no order among themselves.
 public final class ChunkPersister: Sendable {
@@ -20,10 +25,14 @@ public final class ChunkPersister: Sendable {
     public static let defaultConcurrency = 16
     /// Attempts per chunk before its write is reported failed.
     static let attempts = 5
+    /// How much later than its due time a held-back write may start, so one wake-up starts
+    /// every write that fell due within it rather than one each.
+    static let dueSlack = Duration.milliseconds(5)
 
     private struct Job {
         var name: ObjectName
         var bytes: ByteBuffer
+        var due: ContinuousClock.Instant
         var completion: @Sendable (Outcome) -> Void
     }
 
@@ -31,11 +40,24 @@ public final class ChunkPersister: Sendable {
         var queue: [Job] = []
         var queueHead = 0
         var running = 0
+        /// Whether a worker is asleep until the first queued write falls due.
+        var waitingForDue = false
+        /// Whether queued writes start now, due or not, until the queue empties.
+        var expedited = false
+        var writeBehind = Duration.zero
         var inFlight: Set<ObjectName> = []
         var deletedInFlight: Set<ObjectName> = []
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
 
-        var backlog: Int { queue.count - queueHead + inFlight.count }
+        var queued: Int { queue.count - queueHead }
+        var backlog: Int { queued + inFlight.count }
+    }
+
+    /// What a worker does next.
+    private enum Step {
+        case write(Job)
+        case sleep(until: ContinuousClock.Instant)
+        case stop
     }
 
     let storage: any ObjectStorage
@@ -58,15 +80,35 @@ public final class ChunkPersister: Sendable {
     /// Chunks queued or being written.
     public var backlog: Int { state.withLock { $0.backlog } }
 
+    /// How long a write waits before it starts, for a delete to make it unnecessary; zero
+    /// starts every write at once. Applies to writes queued from now on.
+    public var writeBehind: Duration {
+        get { state.withLock { $0.writeBehind } }
+        set { state.withLock { $0.writeBehind = max(newValue, .zero) } }
+    }
+
     /// Queues `bytes` to be written as `name`; `completion` runs once it is durable or has failed.
     public func persist(_ name: ObjectName, bytes: ByteBuffer, completion: @escaping @Sendable (Outcome) -> Void) {
+        let now = ContinuousClock.now
         let startWorker = state.withLock { state in
-            state.queue.append(Job(name: name, bytes: bytes, completion: completion))
-            guard state.running < concurrency else { return false }
+            state.queue.append(Job(name: name, bytes: bytes, due: now + state.writeBehind, completion: completion))
+            guard state.running < concurrency, state.writeBehind == .zero || !state.waitingForDue else { return false }
             state.running += 1
             return true
         }
         if startWorker { Task { await self.work() } }
+    }
+
+    /// Starts queued writes now, due or not, until the queue has emptied.
+    public func expedite() {
+        let workers = state.withLock { state in
+            guard state.queued > 0 else { return 0 }
+            state.expedited = true
+            let workers = min(concurrency - state.running, state.queued)
+            state.running += workers
+            return workers
+        }
+        for _ in 0..<workers { Task { await self.work() } }
     }
 
     /// A chunk's bytes from the COS, or nil if it is not there (or the COS cannot be reached).
@@ -76,18 +118,29 @@ public final class ChunkPersister: Sendable {
 
     /// Drops queued writes of `names`, and removes those being written once their write ends.
     /// Objects already written are the proxy's to delete.
-    public func cancel(_ names: some Sequence<ObjectName>) {
+    ///
+    /// - Returns: The names whose write was dropped before it began: this node never put them
+    ///   in the COS.
+    @discardableResult
+    public func cancel(_ names: some Sequence<ObjectName>) -> Set<ObjectName> {
         state.withLock { state in
             let cancelled = Set(names)
+            var dropped = Set<ObjectName>()
             state.queue.removeSubrange(state.queue.startIndex..<state.queueHead)
             state.queueHead = 0
-            state.queue.removeAll { cancelled.contains($0.name) }
+            state.queue.removeAll { job in
+                guard cancelled.contains(job.name) else { return false }
+                dropped.insert(job.name)
+                return true
+            }
             state.deletedInFlight.formUnion(cancelled.intersection(state.inFlight))
+            return dropped
         }
     }
 
-    /// Returns once nothing is queued or being written.
+    /// Writes everything queued now and returns once nothing is queued or being written.
     public func waitUntilIdle() async {
+        expedite()
         await withCheckedContinuation { continuation in
             let idle = state.withLock { state in
                 if state.backlog == 0 { return true }
@@ -99,34 +152,72 @@ public final class ChunkPersister: Sendable {
     }
 
     private func work() async {
-        while let job = nextJob() {
-            let outcome = await write(job)
-            let deleted = state.withLock { state in
-                state.inFlight.remove(job.name)
-                return state.deletedInFlight.remove(job.name) != nil
+        while true {
+            switch nextStep() {
+            case .write(let job):
+                let outcome = await write(job)
+                let deleted = state.withLock { state in
+                    state.inFlight.remove(job.name)
+                    return state.deletedInFlight.remove(job.name) != nil
+                }
+                if deleted { try? await storage.delete(job.name) }
+                job.completion(outcome)
+            case .sleep(let instant):
+                try? await Task.sleep(until: instant, clock: .continuous)
+                wakeHelpers()
+            case .stop:
+                return
             }
-            if deleted { try? await storage.delete(job.name) }
-            job.completion(outcome)
         }
     }
 
-    private func nextJob() -> Job? {
-        let (job, waiters): (Job?, [CheckedContinuation<Void, Never>]) = state.withLock { state in
+    /// After a sleep, starts as many more workers as there are writes due, so writes that fell
+    /// due together run side by side.
+    private func wakeHelpers() {
+        let now = ContinuousClock.now
+        let workers = state.withLock { state in
+            state.waitingForDue = false
+            var due = 0
+            var index = state.queueHead
+            while index < state.queue.count, state.queue[index].due <= now, due < concurrency {
+                due += 1
+                index += 1
+            }
+            let workers = min(concurrency - state.running, max(due - 1, 0))
+            state.running += workers
+            return workers
+        }
+        for _ in 0..<workers { Task { await self.work() } }
+    }
+
+    private func nextStep() -> Step {
+        let now = ContinuousClock.now
+        let (step, waiters): (Step, [CheckedContinuation<Void, Never>]) = state.withLock { state in
             guard state.queueHead < state.queue.count else {
                 state.running -= 1
+                state.expedited = false
                 state.queue.removeAll(keepingCapacity: true)
                 state.queueHead = 0
-                guard state.backlog == 0 else { return (nil, []) }
+                guard state.backlog == 0 else { return (.stop, []) }
                 defer { state.idleWaiters.removeAll() }
-                return (nil, state.idleWaiters)
+                return (.stop, state.idleWaiters)
             }
             let job = state.queue[state.queueHead]
+            guard state.expedited || job.due <= now else {
+                // One worker sleeps until the first write is due; the others stop.
+                if state.waitingForDue {
+                    state.running -= 1
+                    return (.stop, [])
+                }
+                state.waitingForDue = true
+                return (.sleep(until: job.due + Self.dueSlack), [])
+            }
             state.queueHead += 1
             state.inFlight.insert(job.name)
-            return (job, [])
+            return (.write(job), [])
         }
         for waiter in waiters { waiter.resume() }
-        return job
+        return step
     }
 
     private func write(_ job: Job) async -> Outcome {

@@ -62,6 +62,7 @@ public struct MemoryNodeRuntime: Sendable {
                 try await runtime.reportError(for: invocation.requestID, type: "InvalidEvent", message: "\(error)")
                 continue
             }
+            persister?.writeBehind = .milliseconds(event.writeBehindMilliseconds ?? 0)
             let restoredBefore = loader?.restored ?? 0
             var restoration: Restoration?
             if lineage?.node != event.nodeID {
@@ -192,7 +193,12 @@ public struct MemoryNodeRuntime: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
                         IdleReturnHandler {
-                            (persister?.backlog ?? 0) > 0 || tally.isReading || loader?.isRestoring == true || helpers.isLoading
+                            // Writes held back for overwrites go out now: the node is about to return.
+                            if let persister, persister.backlog > 0 {
+                                persister.expedite()
+                                return true
+                            }
+                            return tally.isReading || loader?.isRestoring == true || helpers.isLoading
                         },
                         NodeRequestHandler(
                             memory: memory,

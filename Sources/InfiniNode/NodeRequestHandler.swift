@@ -34,6 +34,7 @@ final class NodeRequestHandler: ChannelInboundHandler {
     private var pending = ByteBuffer()
     private var acknowledged = false
     private var repliesWritten = false
+    private var notices: NoticeOutbox?
 
     /// - Parameters:
     ///   - loader: brings chunks the node lacks back from the COS; nil without a COS.
@@ -69,6 +70,7 @@ final class NodeRequestHandler: ChannelInboundHandler {
                 return
             }
             acknowledged = true
+            notices = NoticeOutbox(channel: context.channel)
             onLinked(context.channel)
         }
         var replies = context.channel.allocator.buffer(capacity: 64)
@@ -125,7 +127,7 @@ final class NodeRequestHandler: ChannelInboundHandler {
             }
             let name = ByteBuffer(buffer: request[2])
             let bytes = ByteBuffer(buffer: request[3])
-            if let persister, request.count == 4 {
+            if let persister, let notices, request.count == 4 {
                 guard let objectName = try? ChunkPersister.objectName(forChunk: String(buffer: name)) else {
                     replies.writeError("ERR invalid chunk name")
                     break
@@ -136,7 +138,7 @@ final class NodeRequestHandler: ChannelInboundHandler {
                     if outcome == .persisted, let lineage, memory.fetch(name) != nil {
                         lineage.record(.set(chunk: String(buffer: name), size: size))
                     }
-                    channel.writeAndFlush(Self.notice(outcome, for: name), promise: nil)
+                    notices.send(Self.notice(outcome, for: name))
                 }
             }
             memory.store(name, bytes)
@@ -144,12 +146,22 @@ final class NodeRequestHandler: ChannelInboundHandler {
         case (.get, 3):
             if let held { replies.writeBulkString(held) } else { replies.writeNull(protocol: .v2) }
         case (.delete, _):
+            // The reply names the chunks whose COS write was dropped before it began, so the
+            // proxy does not delete objects that were never written.
             let names = request.dropFirst(2)
-            persister?.cancel(names.compactMap { try? ChunkPersister.objectName(forChunk: String(buffer: $0)) })
-            if let lineage {
-                for name in names { lineage.record(.delete(chunk: String(buffer: name))) }
+            let objects = names.map { (name: $0, object: try? ChunkPersister.objectName(forChunk: String(buffer: $0))) }
+            let unwritten = persister?.cancel(objects.compactMap(\.object)) ?? []
+            var unwrittenNames = [ByteBuffer]()
+            for (name, object) in objects {
+                if let object, unwritten.contains(object) {
+                    unwrittenNames.append(name)
+                } else {
+                    lineage?.record(.delete(chunk: String(buffer: name)))
+                }
             }
-            replies.writeRESPInteger(loader?.remove(names) ?? names.filter { memory.remove($0) }.count)
+            if let loader { _ = loader.remove(names) } else { for name in names { _ = memory.remove(name) } }
+            replies.writeArrayHeader(unwrittenNames.count)
+            for name in unwrittenNames { replies.writeBulkString(name) }
         case (.ping, 2):
             replies.writeSimpleString("PONG")
         case (.help, 5):

@@ -20,13 +20,24 @@ public struct InvocationEvent: Codable, Hashable, Sendable {
     /// The per-invocation secret every link must present.
     public var token: String
     public var command: Command
+    /// How long the node may hold a chunk's COS write back, in milliseconds, so a chunk the
+    /// proxy drops within it is never written; absent or 0 writes at once.
+    public var writeBehindMilliseconds: Int?
 
-    public init(nodeID: Int, proxyAddress: String, session: String, token: String, command: Command) {
+    public init(
+        nodeID: Int,
+        proxyAddress: String,
+        session: String,
+        token: String,
+        command: Command,
+        writeBehindMilliseconds: Int? = nil
+    ) {
         self.nodeID = nodeID
         self.proxyAddress = proxyAddress
         self.session = session
         self.token = token
         self.command = command
+        self.writeBehindMilliseconds = writeBehindMilliseconds
     }
 
     public func encoded() -> [UInt8] {

@@ -33,7 +33,7 @@ public enum NodeProtocol {
         /// `CGET id chunk [helpedNode]` → bulk bytes, or null when the node does not hold it;
         /// with `helpedNode`, from the chunks it holds as that node's helper
         case get = "CGET"
-        /// `CDEL id chunk…` → integer count removed
+        /// `CDEL id chunk…` → array of the chunks whose COS write was dropped before it began
         case delete = "CDEL"
         /// `CPING id` → `+PONG`
         case ping = "CPING"

@@ -6,7 +6,8 @@ import Synchronization
 /// a stream of overwrites costs the nodes a request per batch, not one per chunk.
 ///
 /// A chunk leaves the COS only after its node has been told to drop it: the node then cancels a
-/// write still queued or removes one that was running, so no write lands after the delete.
+/// write still queued or removes one that was running, so no write lands after the delete. A
+/// chunk whose queued write the node cancelled was never written and is not deleted.
 final class ChunkCollector: Sendable {
     /// Most chunk names in one request.
     static let batchLimit = 1024
@@ -18,6 +19,7 @@ final class ChunkCollector: Sendable {
     private let persistence: PersistenceTracker?
     /// Per node index, the chunks to free there and whether each is in the COS too.
     private let queued = Mutex<[Int: [(chunk: ChunkID, inStorage: Bool)]]>([:])
+    private let unwritten = Atomic(0)
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
 
@@ -39,6 +41,9 @@ final class ChunkCollector: Sendable {
         }
         if wasEmpty { wake.yield() }
     }
+
+    /// Chunks freed so far whose COS write their node dropped before it began.
+    var unwrittenCount: Int { unwritten.load(ordering: .relaxed) }
 
     /// Chunks waiting to be freed.
     var backlog: Int { queued.withLock { $0.values.reduce(0) { $0 + $1.count } } }
@@ -65,8 +70,9 @@ final class ChunkCollector: Sendable {
                     while start < chunks.count {
                         let end = min(start + Self.batchLimit, chunks.count)
                         let batch = chunks[start..<end]
-                        await node.remove(batch.map(\.chunk))
-                        await self.deleteFromStorage(batch.filter(\.inStorage).map(\.chunk))
+                        let unwritten = await node.remove(batch.map(\.chunk))
+                        self.unwritten.add(unwritten.count, ordering: .relaxed)
+                        await self.deleteFromStorage(batch.filter { $0.inStorage && !unwritten.contains($0.chunk) }.map(\.chunk))
                         start = end
                     }
                 }

@@ -31,7 +31,11 @@ public protocol ChunkNode: Sendable {
     func store(_ chunk: ChunkID, bytes: ByteBuffer, persist: Bool) async throws
     /// The chunk's bytes, or nil if the node does not hold it.
     func fetch(_ chunk: ChunkID) async throws -> ByteBuffer?
-    func remove(_ chunks: [ChunkID]) async
+    /// Drops the chunks from memory, and their COS writes not yet begun.
+    ///
+    /// - Returns: The chunks whose COS write was dropped before it began: they are not in the
+    ///   COS, so there is nothing there to delete.
+    func remove(_ chunks: [ChunkID]) async -> Set<ChunkID>
 }
 
 /// A memory node inside the proxy's own process: chunks in a dictionary. It stands in for a
@@ -61,8 +65,9 @@ public actor InProcessChunkNode: ChunkNode {
         return chunks[chunk]
     }
 
-    public func remove(_ ids: [ChunkID]) {
+    public func remove(_ ids: [ChunkID]) -> Set<ChunkID> {
         for chunk in ids { chunks[chunk] = nil }
+        return []
     }
 }
 

@@ -26,6 +26,9 @@ public final class NodePool: Sendable {
         /// A restoring node gets one helper per this many bytes to restore, up to
         /// ``recoveryHelpers``.
         public var bytesPerRecoveryHelper: Int
+        /// How long nodes hold each chunk's COS write back, so a chunk superseded within it (an
+        /// overwritten hot key) is never written; zero writes at once.
+        public var writeBehind: Duration
 
         public init(
             nodeCount: Int,
@@ -33,7 +36,8 @@ public final class NodePool: Sendable {
             requestTimeout: Duration = .seconds(30),
             warmupInterval: Duration? = nil,
             recoveryHelpers: Int = 0,
-            bytesPerRecoveryHelper: Int = 64 << 20
+            bytesPerRecoveryHelper: Int = 64 << 20,
+            writeBehind: Duration = .zero
         ) {
             self.nodeCount = nodeCount
             self.activationTimeout = activationTimeout
@@ -41,6 +45,7 @@ public final class NodePool: Sendable {
             self.warmupInterval = warmupInterval
             self.recoveryHelpers = recoveryHelpers
             self.bytesPerRecoveryHelper = max(1, bytesPerRecoveryHelper)
+            self.writeBehind = max(writeBehind, .zero)
         }
     }
 
@@ -219,7 +224,8 @@ public final class NodePool: Sendable {
                                 proxyAddress: nodeAddress,
                                 session: activation.session,
                                 token: activation.token,
-                                command: .ping
+                                command: .ping,
+                                writeBehindMilliseconds: Int(configuration.writeBehind / .milliseconds(1))
                             )
                         )
                     }
@@ -408,8 +414,9 @@ struct RemoteChunkNode: ChunkNode {
         return bytes
     }
 
-    func remove(_ chunks: [ChunkID]) async {
-        _ = try? await request(.delete, chunks.map { ByteBuffer(string: $0.description) })
+    func remove(_ chunks: [ChunkID]) async -> Set<ChunkID> {
+        let reply = try? await request(.delete, chunks.map { ByteBuffer(string: $0.description) })
+        return Set(reply?.arrayValue?.compactMap { $0.stringValue.flatMap(ChunkID.init) } ?? [])
     }
 
     /// A node returning while a request is on its way is routine (it saw no request for its

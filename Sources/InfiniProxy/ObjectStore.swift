@@ -190,6 +190,8 @@ public actor ObjectStore {
         public var unpersistedBytes: Int
         /// Chunks of discarded versions not yet freed.
         public var garbageChunks: Int
+        /// Chunks freed before their node had written them to the COS (within its write-behind).
+        public var unwrittenChunks: Int
         /// Bytes in the read cache, and reads it answered.
         public var readCacheBytes: Int
         public var readCacheHits: Int
@@ -210,6 +212,7 @@ public actor ObjectStore {
             unpersistedChunks: persistence?.unpersistedCount ?? 0,
             unpersistedBytes: persistence?.unpersistedBytes ?? 0,
             garbageChunks: collector.backlog,
+            unwrittenChunks: collector.unwrittenCount,
             readCacheBytes: readCache.bytes,
             readCacheHits: readCache.hits,
             orphanedChunks: orphanedChunkCount,

@@ -91,6 +91,12 @@ struct ServeCommand: AsyncParsableCommand {
     var unpersistedLimit: Int?
 
     @Option(
+        name: .customLong("write-behind"),
+        help: "Seconds a node holds each chunk's COS write back, so a value overwritten or deleted within it is never written; 0 writes at once, as --durability cos always does (default: 0.1)."
+    )
+    var writeBehind: Double?
+
+    @Option(
         name: .customLong("recovery-helpers"),
         help: "Most other nodes that help a node restoring its chunks, each loading a share and serving reads of it; 0 for none (default: 4)."
     )
@@ -108,7 +114,7 @@ struct ServeCommand: AsyncParsableCommand {
             port: port, nodePort: nodePort, bind: bind, dataDirectory: dataDirectory, cos: cos,
             durability: durability, appendfsync: appendfsync, metadata: metadata, ec: ec, nodes: nodes, reclaimAfter: reclaimAfter, nodeTimeout: nodeTimeout,
             requirepass: requirepass, maxclients: maxclients, maximumBulkLength: maximumBulkLength, readCache: readCache,
-            smallObjectThreshold: smallObjectThreshold, warmup: warmup, unpersistedLimit: unpersistedLimit,
+            smallObjectThreshold: smallObjectThreshold, warmup: warmup, unpersistedLimit: unpersistedLimit, writeBehind: writeBehind,
             recoveryHelpers: recoveryHelpers, recoveryHelpBytes: recoveryHelpBytes
         )
     }
@@ -168,7 +174,8 @@ struct ServeCommand: AsyncParsableCommand {
                 requestTimeout: settings.nodeTimeout,
                 warmupInterval: settings.warmupInterval,
                 recoveryHelpers: settings.recoveryHelpers,
-                bytesPerRecoveryHelper: settings.recoveryHelpBytes
+                bytesPerRecoveryHelper: settings.recoveryHelpBytes,
+                writeBehind: settings.writeBehind
             ),
             invoker: invoker,
             persistence: persistence

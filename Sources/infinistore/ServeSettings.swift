@@ -28,6 +28,7 @@ struct ServeSettings: Decodable {
     var smallObjectThreshold: Int?
     var warmup: Double?
     var unpersistedLimit: Int?
+    var writeBehind: Double?
     var recoveryHelpers: Int?
     var recoveryHelpBytes: Int?
 
@@ -41,6 +42,7 @@ struct ServeSettings: Decodable {
         case readCache = "read-cache"
         case smallObjectThreshold = "small-object-threshold"
         case unpersistedLimit = "unpersisted-limit"
+        case writeBehind = "write-behind"
         case recoveryHelpers = "recovery-helpers"
         case recoveryHelpBytes = "recovery-help-bytes"
     }
@@ -67,6 +69,8 @@ struct ServeSettings: Decodable {
         var smallObjectThreshold: Int
         var warmupInterval: Duration?
         var unpersistedLimit: Int
+        /// Zero under `--durability cos`, whose writes wait for the COS.
+        var writeBehind: Duration
         var recoveryHelpers: Int
         var recoveryHelpBytes: Int
     }
@@ -113,7 +117,7 @@ extension ServeSettings {
             requirepass: requirepass ?? base.requirepass, maxclients: maxclients ?? base.maxclients,
             maximumBulkLength: maximumBulkLength ?? base.maximumBulkLength, readCache: readCache ?? base.readCache,
             smallObjectThreshold: smallObjectThreshold ?? base.smallObjectThreshold, warmup: warmup ?? base.warmup,
-            unpersistedLimit: unpersistedLimit ?? base.unpersistedLimit,
+            unpersistedLimit: unpersistedLimit ?? base.unpersistedLimit, writeBehind: writeBehind ?? base.writeBehind,
             recoveryHelpers: recoveryHelpers ?? base.recoveryHelpers, recoveryHelpBytes: recoveryHelpBytes ?? base.recoveryHelpBytes
         )
     }
@@ -139,6 +143,8 @@ extension ServeSettings {
         let warmup = warmup ?? 60
         let unpersistedLimit = unpersistedLimit ?? PersistenceTracker.defaultCapacity
         guard unpersistedLimit >= 1 else { throw ValidationError("--unpersisted-limit must be at least 1") }
+        let writeBehind = durability == .cos ? 0 : writeBehind ?? 0.1
+        guard writeBehind >= 0, writeBehind <= 60 else { throw ValidationError("--write-behind must be between 0 and 60 seconds") }
         guard warmup >= 0, warmup <= 86_400 else { throw ValidationError("--warmup must be between 0 and 86400 seconds") }
         let recoveryHelpers = recoveryHelpers ?? 4
         guard recoveryHelpers >= 0 else { throw ValidationError("--recovery-helpers must not be negative") }
@@ -190,6 +196,7 @@ extension ServeSettings {
             smallObjectThreshold: smallObjectThreshold,
             warmupInterval: warmup > 0 ? .milliseconds(Int64(warmup * 1000)) : nil,
             unpersistedLimit: unpersistedLimit,
+            writeBehind: .milliseconds(Int64(writeBehind * 1000)),
             recoveryHelpers: recoveryHelpers,
             recoveryHelpBytes: recoveryHelpBytes
         )

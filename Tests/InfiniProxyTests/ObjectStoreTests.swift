@@ -28,7 +28,7 @@ actor CountingChunkNode: ChunkNode {
         return try await node.fetch(chunk)
     }
 
-    func remove(_ chunks: [ChunkID]) async { await node.remove(chunks) }
+    func remove(_ chunks: [ChunkID]) async -> Set<ChunkID> { await node.remove(chunks) }
 }
 
 /// A memory node that can be made to hang on reads, as a stopped process would: a fetch then
@@ -54,7 +54,7 @@ actor StallingChunkNode: ChunkNode {
         return try await node.fetch(chunk)
     }
 
-    func remove(_ chunks: [ChunkID]) async { await node.remove(chunks) }
+    func remove(_ chunks: [ChunkID]) async -> Set<ChunkID> { await node.remove(chunks) }
 }
 
 /// A memory node that can lose everything it holds, as a node process that is killed does.
@@ -74,7 +74,10 @@ actor ForgetfulChunkNode: ChunkNode {
 
     func fetch(_ chunk: ChunkID) async throws -> ByteBuffer? { chunks[chunk] }
 
-    func remove(_ ids: [ChunkID]) async { for id in ids { chunks[id] = nil } }
+    func remove(_ ids: [ChunkID]) async -> Set<ChunkID> {
+        for id in ids { chunks[id] = nil }
+        return []
+    }
 }
 
 /// The metadata side of the store: ranged reads, SCAN's guarantee, TTLs and the sweep.

@@ -38,6 +38,25 @@ import Testing
         proxy.stop()
     }
 
+    /// A hot key overwritten many times: versions superseded within the nodes' write-behind are
+    /// never written to the COS, and the last one is, so it survives the loss of every node.
+    @Test func overwritesWithinTheWriteBehindNeverReachTheCOS() throws {
+        let proxy = try RunningProxy(["--read-cache", "0", "--ec", "4+2", "--nodes", "6", "--write-behind", "5"])
+        let script = (0..<200).map { "SET hot value-\($0)" }.joined(separator: "\n")
+        let replies = try redisCLI(proxy.port, [], input: Data(script.utf8))
+        #expect(replies == String(repeating: "OK\n", count: 200))
+        #expect(eventually { proxy.info("infinistore_unpersisted_chunks") == "0" && proxy.info("infinistore_garbage_chunks") == "0" })
+        let saved = Int(proxy.info("infinistore_cos_writes_saved") ?? "") ?? 0
+        #expect(saved >= 150, "only \(saved) of 199 superseded writes were saved")
+        #expect(Self.storedChunks(proxy).count == 1)
+
+        let nodes = proxy.nodeProcessIDs
+        for pid in nodes { kill(pid, SIGKILL) }
+        #expect(eventually { nodes.allSatisfy { !isAlive($0) } })
+        #expect(try redisCLI(proxy.port, ["GET", "hot"]) == "value-199\n")
+        proxy.stop()
+    }
+
     @Test func everythingComesBackFromTheCOSAfterAllNodesDie() throws {
         let proxy = try RunningProxy(["--read-cache", "0", "--ec", "4+2", "--nodes", "6", "--durability", "cos"])
         var values: [String: Data] = [:]
