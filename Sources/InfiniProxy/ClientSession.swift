@@ -45,12 +45,16 @@ struct ClientSession {
         }
         do {
             return try await command.run(&self, Array(arguments.dropFirst()), &replies)
-        } catch let error as CommandError {
-            replies.writeError(error.message)
         } catch {
-            replies.writeError("ERR \(error)")
+            replies.writeError(Self.errorMessage(error))
         }
         return .keepOpen
+    }
+
+    /// The error reply for a command that threw `error`.
+    static func errorMessage(_ error: any Error) -> String {
+        if let error = error as? CommandError { return error.message }
+        return "ERR \(error)"
     }
 
     /// Redis's text, arguments cut to 128 bytes each.

@@ -338,6 +338,59 @@ public actor ObjectStore {
         try await settle(position)
     }
 
+    /// Stores several values as independent SETs (a pipeline's run of plain SETs): the chunks of
+    /// all of them are stored in parallel, then each version commits on its own, in the given
+    /// order, so each succeeds or fails alone.
+    ///
+    /// The versions commit in one step, with no suspension between them. So a key given more
+    /// than once is stored with its last value only: its earlier versions would be superseded
+    /// in that same step, never visible to any reader, and they succeed without costing the
+    /// nodes and the COS anything.
+    public func setEach(_ pairs: [(key: ByteBuffer, value: ByteBuffer)]) async -> [Result<Void, any Error>] {
+        var lastIndex = [ByteBuffer: Int]()
+        for (index, pair) in pairs.enumerated() { lastIndex[pair.key] = index }
+        // Tasks rather than a task group: this toolchain's release build corrupts a group
+        // child's result of type (Int, Result<Entry, any Error>).
+        let tasks = pairs.enumerated().map { index, pair in
+            lastIndex[pair.key] == index ? Task { try await self.storeChunks(of: pair.key, value: pair.value) } : nil
+        }
+        var stored = [Result<Entry, any Error>?]()
+        stored.reserveCapacity(tasks.count)
+        for task in tasks { stored.append(await task?.result) }
+        var outcomes = [Result<Void, any Error>]()
+        outcomes.reserveCapacity(pairs.count)
+        var position: MetadataLogPosition?
+        var committed: [Int] = []
+        for (index, pair) in pairs.enumerated() {
+            let entry: Entry
+            switch stored[index] {
+            case nil:
+                outcomes.append(.success(()))
+                continue
+            case .success(let stored)?: entry = stored
+            case .failure(let error)?:
+                outcomes.append(.failure(error))
+                continue
+            }
+            outcomes.append(.success(()))
+            do {
+                position = try journal?.write(.commit(key: Array(pair.key.readableBytesView), entry: entry))
+            } catch {
+                discard(entry)
+                outcomes[index] = .failure(error)
+                continue
+            }
+            if let previous = keyspace.insert(entry, for: pair.key) { discard(previous) }
+            committed.append(index)
+        }
+        do {
+            try await settle(position)
+        } catch {
+            for index in committed { outcomes[index] = .failure(error) }
+        }
+        return outcomes
+    }
+
     /// Codes `value` stripe by stripe onto the nodes under a new version; nothing is visible yet.
     private func storeChunks(of key: ByteBuffer, value: ByteBuffer) async throws -> Entry {
         try journal?.reserve(lastVersion + 1)
@@ -392,17 +445,26 @@ public actor ObjectStore {
         return try await read(entry, of: key, range: 0..<entry.descriptor.length)
     }
 
-    /// The committed values of several keys (MGET), all pinned at one moment and read in
-    /// parallel; nil for a key that does not exist.
+    /// The committed values of several keys (MGET), all pinned at one moment; values in the
+    /// read cache are answered at once, the others read in parallel. Nil for a key that does
+    /// not exist.
     public func getAll(_ keys: [ByteBuffer]) async throws -> [ByteBuffer?] {
-        let entries = keys.map { lookup($0) }
+        var values = [ByteBuffer?](repeating: nil, count: keys.count)
+        var uncached: [(index: Int, entry: Entry)] = []
+        for (index, key) in keys.enumerated() {
+            guard let entry = lookup(key) else { continue }
+            if let cached = readCache.value(of: entry.version) {
+                values[index] = cached
+            } else {
+                uncached.append((index, entry))
+            }
+        }
+        if uncached.isEmpty { return values }
         return try await withThrowingTaskGroup(of: (Int, ByteBuffer).self) { group in
-            for (index, entry) in entries.enumerated() {
-                guard let entry else { continue }
+            for (index, entry) in uncached {
                 let key = keys[index]
                 group.addTask { (index, try await self.read(entry, of: key, range: 0..<entry.descriptor.length)) }
             }
-            var values = [ByteBuffer?](repeating: nil, count: keys.count)
             for try await (index, value) in group { values[index] = value }
             return values
         }

@@ -114,22 +114,20 @@ public struct ProxyServer: Sendable {
             for try await var bytes in inbound {
                 pending.writeBuffer(&bytes)
                 var replies = client.channel.allocator.buffer(capacity: 256)
-                var closing = false
-                var commands = 0
-                while !closing {
-                    let command: [ByteBuffer]?
-                    do {
-                        command = try parser.next(from: &pending)
-                    } catch {
-                        replies.writeError("ERR \(error)")
-                        closing = true
-                        break
-                    }
-                    guard let command else { break }
-                    commands += 1
-                    closing = await session.execute(command, replies: &replies) == .close
+                var commands: [[ByteBuffer]] = []
+                var malformed: (any Error)?
+                do {
+                    while let command = try parser.next(from: &pending) { commands.append(command) }
+                } catch {
+                    malformed = error
                 }
-                state.countCommands(commands)
+                let (executed, outcome) = await session.execute(pipeline: commands, replies: &replies)
+                var closing = outcome == .close
+                if !closing, let malformed {
+                    replies.writeError("ERR \(malformed)")
+                    closing = true
+                }
+                state.countCommands(executed)
                 if replies.readableBytes > 0 { try await outbound.write(replies) }
                 // Like Redis, a client over the limit is dropped without a reply: it is either
                 // broken or hostile, and what it sent so far cannot be answered.

@@ -8,10 +8,11 @@ import NIOCore
 import Synchronization
 import Testing
 
-/// A memory node that records which chunks were fetched from it.
+/// A memory node that records which chunks were stored on it and fetched from it.
 actor CountingChunkNode: ChunkNode {
     nonisolated let id: Int
     private let node: InProcessChunkNode
+    private(set) var stored: [ChunkID] = []
     private(set) var fetched: [ChunkID] = []
 
     init(id: Int) {
@@ -20,6 +21,7 @@ actor CountingChunkNode: ChunkNode {
     }
 
     func store(_ chunk: ChunkID, bytes: ByteBuffer, persist: Bool) async throws {
+        stored.append(chunk)
         try await node.store(chunk, bytes: bytes, persist: persist)
     }
 
@@ -91,6 +93,30 @@ struct ObjectStoreTests {
     }
 
     private static func key(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
+
+    @Test func setEachCommitsInOrderAndStoresOnlyTheLastValueOfARepeatedKey() async throws {
+        let nodes = (0..<6).map { CountingChunkNode(id: $0) }
+        let store = try Self.makeStore(nodes: nodes, readCache: 1 << 20)
+        let pairs = [("a", "1"), ("b", "x"), ("a", "2"), ("c", String(repeating: "c", count: 4096))].map {
+            (key: Self.key($0.0), value: ByteBuffer(string: $0.1))
+        }
+        let outcomes = await store.setEach(pairs)
+        #expect(outcomes.count == 4)
+        #expect(outcomes.allSatisfy { (try? $0.get()) != nil })
+        #expect(try await store.getAll(["a", "b", "c", "missing"].map(Self.key)) == [
+            ByteBuffer(string: "2"), ByteBuffer(string: "x"), ByteBuffer(string: String(repeating: "c", count: 4096)), nil,
+        ])
+        // Two small values replicated on 1 + 2 nodes and one stripe coded into 4 + 2: "a" = "1" never
+        // reached a node.
+        var stored: [ChunkID] = []
+        for node in nodes { stored += await node.stored }
+        #expect(stored.count == 3 + 3 + 6)
+        #expect(Set(stored.map(\.version)).count == 3)
+        // The values read above are cached now: a second read needs no node.
+        let fetchedBefore = await nodes.asyncCount { await $0.fetched.count }
+        #expect(try await store.getAll([Self.key("a"), Self.key("c")]).count == 2)
+        #expect(await nodes.asyncCount { await $0.fetched.count } == fetchedBefore)
+    }
 
     @Test func rangedReadFetchesOnlyOverlappingStripes() async throws {
         let nodes = (0..<6).map { CountingChunkNode(id: $0) }
@@ -404,5 +430,14 @@ struct ObjectStoreTests {
         (log, recovery, store) = try reopen()
         #expect(await store.count == 0)
         try log.close()
+    }
+}
+
+extension Array {
+    /// The sum of `count` over the elements, each awaited in turn.
+    fileprivate func asyncCount(_ count: (Element) async -> Int) async -> Int {
+        var total = 0
+        for element in self { total += await count(element) }
+        return total
     }
 }

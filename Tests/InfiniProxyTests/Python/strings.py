@@ -22,6 +22,26 @@ with r.pipeline(transaction=False) as pipe:
 assert results[:500] == [True] * 500
 assert results[500:] == [f"value-{i}".encode() for i in range(500)]
 
+# Runs of plain SETs and GETs in a pipeline go to the store together; each command keeps its
+# place and its reply, a key set twice in a run ends with its last value, and a SET with an
+# option runs on its own.
+with r.pipeline(transaction=False) as pipe:
+    pipe.set("run:a", "1")
+    pipe.set("run:b", "x")
+    pipe.set("run:a", "2")
+    pipe.get("run:a")
+    pipe.get("run:b")
+    pipe.get("run:none")
+    pipe.set("run:a", "3", nx=True)
+    pipe.set("run:c", "c1")
+    pipe.set("run:c", "c2")
+    pipe.get("run:c")
+    pipe.getdel("run:c")
+    pipe.get("run:c")
+    pipe.get("run:a")
+    results = pipe.execute()
+assert results == [True, True, True, b"2", b"x", None, None, True, True, b"c2", b"c2", None, b"2"], results
+
 # Binary-safe values, from empty to several stripes.
 def sample(size):
     return bytes((i * 31 + size) % 251 for i in range(size))

@@ -1,0 +1,79 @@
+import NIOCore
+import RESP
+
+extension ClientSession {
+    /// The commands a run of which goes to the store as one call.
+    private enum RunKind {
+        /// `GET key`.
+        case get
+        /// `SET key value`, without options.
+        case set
+    }
+
+    private func runKind(of command: [ByteBuffer]) -> RunKind? {
+        guard !needsAuthentication, let name = command.first else { return nil }
+        if command.count == 2, name.isCommandName("get") { return .get }
+        if command.count == 3, name.isCommandName("set") { return .set }
+        return nil
+    }
+
+    /// Runs one read's commands in order and appends their replies. A run of plain GETs goes to
+    /// the store as one read of all their keys, pinned at one moment, and a run of plain SETs as
+    /// one ``ObjectStore/setEach(_:)``: a pipelining client gets the parallelism of MGET and
+    /// MSET, while every command keeps its own reply and SETs still commit in order.
+    ///
+    /// - Returns: How many commands ran (all but those after a QUIT), and whether the
+    ///   connection closes.
+    mutating func execute(pipeline commands: [[ByteBuffer]], replies: inout ByteBuffer) async -> (executed: Int, outcome: Outcome) {
+        var index = 0
+        while index < commands.count {
+            let kind = runKind(of: commands[index])
+            var end = index + 1
+            if let kind {
+                while end < commands.count, runKind(of: commands[end]) == kind { end += 1 }
+            }
+            guard let kind, end - index > 1 else {
+                let outcome = await execute(commands[index], replies: &replies)
+                index += 1
+                if outcome == .close { return (index, .close) }
+                continue
+            }
+            switch kind {
+            case .get: await getEach(commands[index..<end], replies: &replies)
+            case .set: await setEach(commands[index..<end], replies: &replies)
+            }
+            index = end
+        }
+        return (index, .keepOpen)
+    }
+
+    private mutating func getEach(_ commands: ArraySlice<[ByteBuffer]>, replies: inout ByteBuffer) async {
+        do {
+            let values = try await store.getAll(commands.map { $0[1] })
+            for value in values { writeValue(value, to: &replies) }
+        } catch {
+            // One by one, so only the GETs that fail get an error.
+            for command in commands { _ = await execute(command, replies: &replies) }
+        }
+    }
+
+    private func setEach(_ commands: ArraySlice<[ByteBuffer]>, replies: inout ByteBuffer) async {
+        let outcomes = await store.setEach(commands.map { (key: Command.owned($0[1]), value: $0[2]) })
+        for outcome in outcomes {
+            switch outcome {
+            case .success: replies.writeSimpleString("OK")
+            case .failure(let error): replies.writeError(Self.errorMessage(error))
+            }
+        }
+    }
+}
+
+extension ByteBuffer {
+    /// Whether the bytes are `name` (lowercase letters) in any case, without making a string.
+    fileprivate func isCommandName(_ name: StaticString) -> Bool {
+        guard readableBytes == name.utf8CodeUnitCount else { return false }
+        return name.withUTF8Buffer { expected in
+            zip(readableBytesView, expected).allSatisfy { $0 | 0x20 == $1 }
+        }
+    }
+}
