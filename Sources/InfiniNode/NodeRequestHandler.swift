@@ -164,6 +164,9 @@ final class NodeRequestHandler: ChannelInboundHandler {
             for name in unwrittenNames { replies.writeBulkString(name) }
         case (.ping, 2):
             replies.writeSimpleString("PONG")
+        case (.flush, 2):
+            persister?.expedite()
+            replies.writeSimpleString("OK")
         case (.help, 5):
             guard let helped = Int(String(buffer: request[2])), let partition = Int(String(buffer: request[3])),
                 let partitions = Int(String(buffer: request[4])), (0..<partitions).contains(partition)

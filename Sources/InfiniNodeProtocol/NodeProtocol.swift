@@ -42,6 +42,8 @@ public enum NodeProtocol {
         case help = "CHELP"
         /// `CUNHELP id node` → integer count of helped chunks dropped
         case unhelp = "CUNHELP"
+        /// `CFLUSH id` → `+OK`: start every COS write held back (write-behind) now
+        case flush = "CFLUSH"
     }
 
     /// The hash partition a chunk's recovery helper serves: FNV-1a of its wire name, modulo

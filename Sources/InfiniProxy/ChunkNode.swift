@@ -36,6 +36,12 @@ public protocol ChunkNode: Sendable {
     /// - Returns: The chunks whose COS write was dropped before it began: they are not in the
     ///   COS, so there is nothing there to delete.
     func remove(_ chunks: [ChunkID]) async -> Set<ChunkID>
+    /// Asks the node to start the COS writes it holds back (its write-behind) now.
+    func flushWrites() async
+}
+
+extension ChunkNode {
+    public func flushWrites() async {}
 }
 
 /// A memory node inside the proxy's own process: chunks in a dictionary. It stands in for a

@@ -98,6 +98,7 @@ struct InfoReport {
                 "infinistore_unpersisted_bytes:\(store.unpersistedBytes)",
                 "infinistore_garbage_chunks:\(store.garbageChunks)",
                 "infinistore_cos_writes_saved:\(store.unwrittenChunks)",
+                "infinistore_write_behind_flushes:\(store.flushRequests)",
                 "infinistore_read_cache_capacity:\(server.store.configuration.readCacheCapacity)",
                 "infinistore_read_cache_bytes:\(store.readCacheBytes)",
                 "infinistore_read_cache_hits:\(store.readCacheHits)",

@@ -364,6 +364,14 @@ extension NodePool {
         }
     }
 
+    /// The node's link if it is open now; nil if the node sleeps or is coming up.
+    func openLink(for node: Int) -> NodeLink? {
+        state.withLock { state in
+            guard let link = state.links[node], link.isOpen else { return nil }
+            return link
+        }
+    }
+
     /// The link of the helper serving `chunk` while `node` restores, if there is one.
     func helperLink(for node: Int, chunk: ChunkID) -> NodeLink? {
         state.withLock { state in
@@ -417,6 +425,12 @@ struct RemoteChunkNode: ChunkNode {
     func remove(_ chunks: [ChunkID]) async -> Set<ChunkID> {
         let reply = try? await request(.delete, chunks.map { ByteBuffer(string: $0.description) })
         return Set(reply?.arrayValue?.compactMap { $0.stringValue.flatMap(ChunkID.init) } ?? [])
+    }
+
+    func flushWrites() async {
+        // A node that sleeps wrote everything before it returned.
+        guard let link = pool.openLink(for: id) else { return }
+        _ = try? await link.request(.flush, [])
     }
 
     /// A node returning while a request is on its way is routine (it saw no request for its

@@ -140,6 +140,10 @@ public actor ObjectStore {
     /// COS objects of chunks no version owned, deleted after a restart.
     private var orphanedChunkCount = 0
     private var rebuiltChunkCount = 0
+    private var lastFlushRequest: ContinuousClock.Instant?
+    private var flushRequestCount = 0
+    /// How often, at most, the nodes are asked to write what they hold back.
+    public static let flushRequestInterval = Duration.milliseconds(100)
     /// Reads that found their key (INFO's `keyspace_hits`).
     public private(set) var hitCount = 0
     /// Reads that did not (INFO's `keyspace_misses`).
@@ -199,6 +203,9 @@ public actor ObjectStore {
         public var orphanedChunks: Int
         /// Memory-only chunks stored again on nodes that came back empty.
         public var rebuiltChunks: Int
+        /// Times the nodes were asked to write what they held back, because the proxy kept
+        /// more than half of ``PersistenceTracker/capacity`` in unpersisted chunks.
+        public var flushRequests: Int
     }
 
     public var statistics: Statistics {
@@ -216,7 +223,8 @@ public actor ObjectStore {
             readCacheBytes: readCache.bytes,
             readCacheHits: readCache.hits,
             orphanedChunks: orphanedChunkCount,
-            rebuiltChunks: rebuiltChunkCount
+            rebuiltChunks: rebuiltChunkCount,
+            flushRequests: flushRequestCount
         )
     }
 
@@ -417,6 +425,7 @@ public actor ObjectStore {
                         (ChunkID(version: version, stripe: stripe, shard: shard), node: placement[shard], bytes: chunks[shard])
                     }
                     try await persistence.track(kept, timeout: configuration.backlogTimeout)
+                    if persistence.unpersistedBytes > persistence.capacity / 2 { flushHeldWrites() }
                 }
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for (shard, bytes) in chunks.enumerated() {
@@ -437,6 +446,22 @@ public actor ObjectStore {
             throw error
         }
         return entry
+    }
+
+    /// Asks every node to write what it holds back now, at most once per
+    /// ``flushRequestInterval``: the proxy keeps those chunks' bytes until they are persisted,
+    /// so holding writes back must not fill ``PersistenceTracker/capacity`` and stall writes.
+    private func flushHeldWrites() {
+        let now = ContinuousClock.now
+        if let last = lastFlushRequest, now - last < Self.flushRequestInterval { return }
+        lastFlushRequest = now
+        flushRequestCount += 1
+        let nodes = self.nodes
+        Task {
+            await withDiscardingTaskGroup { group in
+                for node in nodes { group.addTask { await node.flushWrites() } }
+            }
+        }
     }
 
     /// The committed value of `key`, or nil if there is none.

@@ -92,7 +92,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("write-behind"),
-        help: "Seconds a node holds each chunk's COS write back, so a value overwritten or deleted within it is never written; 0 writes at once, as --durability cos always does (default: 0.1)."
+        help: "Seconds a node holds each chunk's COS write back, so a value overwritten or deleted within it is never written; 0 writes at once, as --durability cos always does (default: 1)."
     )
     var writeBehind: Double?
 

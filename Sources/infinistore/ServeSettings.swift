@@ -143,7 +143,7 @@ extension ServeSettings {
         let warmup = warmup ?? 60
         let unpersistedLimit = unpersistedLimit ?? PersistenceTracker.defaultCapacity
         guard unpersistedLimit >= 1 else { throw ValidationError("--unpersisted-limit must be at least 1") }
-        let writeBehind = durability == .cos ? 0 : writeBehind ?? 0.1
+        let writeBehind = durability == .cos ? 0 : writeBehind ?? 1
         guard writeBehind >= 0, writeBehind <= 60 else { throw ValidationError("--write-behind must be between 0 and 60 seconds") }
         guard warmup >= 0, warmup <= 86_400 else { throw ValidationError("--warmup must be between 0 and 86400 seconds") }
         let recoveryHelpers = recoveryHelpers ?? 4

@@ -1,6 +1,8 @@
+import COSTestSupport
 import Foundation
 import InfiniCOS
 import InfiniCoding
+import InfiniCodingReference
 import InfiniMetadata
 import InfiniNodeProtocol
 import InfiniProxy
@@ -14,6 +16,7 @@ actor CountingChunkNode: ChunkNode {
     private let node: InProcessChunkNode
     private(set) var stored: [ChunkID] = []
     private(set) var fetched: [ChunkID] = []
+    private(set) var flushes = 0
 
     init(id: Int) {
         self.id = id
@@ -31,6 +34,8 @@ actor CountingChunkNode: ChunkNode {
     }
 
     func remove(_ chunks: [ChunkID]) async -> Set<ChunkID> { await node.remove(chunks) }
+
+    func flushWrites() { flushes += 1 }
 }
 
 /// A memory node that can be made to hang on reads, as a stopped process would: a fetch then
@@ -116,6 +121,41 @@ struct ObjectStoreTests {
         let fetchedBefore = await nodes.asyncCount { await $0.fetched.count }
         #expect(try await store.getAll([Self.key("a"), Self.key("c")]).count == 2)
         #expect(await nodes.asyncCount { await $0.fetched.count } == fetchedBefore)
+    }
+
+    /// Nodes hold COS writes back, and the proxy keeps the chunks' bytes until they are
+    /// persisted: past half its limit it asks the nodes to write now, at most every 100 ms.
+    @Test func nodesAreAskedToWriteSoonerWhenUnpersistedBytesPassHalfTheLimit() async throws {
+        let nodes = (0..<6).map { CountingChunkNode(id: $0) }
+        let store = ObjectStore(
+            configuration: .init(geometry: try ErasureGeometry("4+2"), readCacheCapacity: 0),
+            nodes: nodes,
+            storage: MemoryObjectStorage(),
+            persistence: PersistenceTracker(capacity: 100_000)
+        )
+        func flushes() async -> [Int] {
+            var counts: [Int] = []
+            for node in nodes { counts.append(await node.flushes) }
+            return counts
+        }
+        // 40 kB of data chunks kept (random bytes, which do not compress): under half the
+        // limit, nobody is asked.
+        try await store.set(Self.key("a"), value: ByteBuffer(bytes: SampleData.random(40_000, seed: 1)))
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(await flushes() == [0, 0, 0, 0, 0, 0])
+        #expect(await store.statistics.flushRequests == 0)
+        // 80 kB: every node is asked once, and not again within the interval.
+        try await store.set(Self.key("b"), value: ByteBuffer(bytes: SampleData.random(40_000, seed: 2)))
+        try await store.set(Self.key("c"), value: ByteBuffer(bytes: SampleData.random(10_000, seed: 3)))
+        var deadline = ContinuousClock.now + .seconds(5)
+        while await flushes() != [1, 1, 1, 1, 1, 1], ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(await flushes() == [1, 1, 1, 1, 1, 1])
+        #expect(await store.statistics.flushRequests == 1)
+        try await Task.sleep(for: ObjectStore.flushRequestInterval)
+        try await store.set(Self.key("d"), value: ByteBuffer(bytes: SampleData.random(1_000, seed: 4)))
+        deadline = ContinuousClock.now + .seconds(5)
+        while await flushes() != [2, 2, 2, 2, 2, 2], ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(await store.statistics.flushRequests == 2)
     }
 
     @Test func rangedReadFetchesOnlyOverlappingStripes() async throws {
