@@ -39,6 +39,9 @@ public struct ProxyServer: Sendable {
         }
     }
 
+    /// Most room made ahead for a large argument before its bytes arrive.
+    static let bulkRoomAhead = 2 << 20
+
     /// How often the expiry sweep runs: Redis's default `hz` of 10.
     static let sweepInterval = Duration.milliseconds(100)
 
@@ -133,6 +136,13 @@ public struct ProxyServer: Sendable {
                 // broken or hostile, and what it sent so far cannot be answered.
                 if closing || pending.readableBytes > state.settings.queryBufferLimit { return }
                 pending.discardReadBytes()
+                // A large value arrives in many reads: room for it is made ahead rather than by
+                // doubling read by read, but never more than the bytes already sent (or 2 MiB),
+                // so a length claimed and never sent cannot make the proxy allocate it.
+                if let needed = parser.readableBytesNeeded, needed > pending.readableBytes {
+                    let room = min(needed - pending.readableBytes, max(pending.readableBytes, Self.bulkRoomAhead))
+                    pending.reserveCapacity(minimumWritableBytes: room)
+                }
             }
         }
     }

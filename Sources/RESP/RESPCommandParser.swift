@@ -41,6 +41,14 @@ public struct RESPCommandParser: Sendable {
         self.limits = limits
     }
 
+    /// After ``next(from:)`` returned nil partway into a bulk string whose header it has read:
+    /// how many readable bytes the buffer must hold before that bulk is complete. A caller can
+    /// reserve room for a large argument once instead of growing its buffer read by read. The
+    /// length was checked against ``Limits/maximumBulkLength``.
+    public var readableBytesNeeded: Int? {
+        pending?.pendingBulk.map { $0.dataStart + $0.length + 2 }
+    }
+
     /// Parses the next command at the start of `buffer`.
     ///
     /// Empty requests, which Redis ignores, are consumed and skipped.

@@ -10,6 +10,20 @@ struct RESPCommandParserTests {
         #expect(try commands(buffer("*2\r\n$4\r\nECHO\r\n$0\r\n\r\n")) == [["ECHO", ""]])
     }
 
+    @Test func aPartialBulkTellsHowManyBytesItNeeds() throws {
+        var parser = RESPCommandParser()
+        var input = buffer("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10")
+        #expect(try parser.next(from: &input) == nil)
+        #expect(parser.readableBytesNeeded == nil, "the last bulk's header is not complete")
+        input.writeString("0000\r\nabc")
+        #expect(try parser.next(from: &input) == nil)
+        // 29 bytes of headers and short arguments, then 100000 and the CRLF.
+        #expect(parser.readableBytesNeeded == 29 + 100_000 + 2)
+        input.writeString(String(repeating: "x", count: 100_000 - 3) + "\r\n")
+        #expect(try parser.next(from: &input)?.count == 3)
+        #expect(parser.readableBytesNeeded == nil)
+    }
+
     @Test func argumentsAreBinarySafe() throws {
         var parser = RESPCommandParser()
         var input = buffer("*2\r\n$3\r\nSET\r\n$8\r\na\u{0}b\r\n\r\nc\r\n")
