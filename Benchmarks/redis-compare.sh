@@ -9,10 +9,15 @@ PROXY_PORT=${PROXY_PORT:-7401}
 NODE_PORT=${NODE_PORT:-7402}
 UNCACHED_PORT=${UNCACHED_PORT:-7403}
 UNCACHED_NODE_PORT=${UNCACHED_NODE_PORT:-7404}
+# redis-benchmark's default is one key, overwritten by every SET; the random-key cases spread the
+# same requests over 100000 keys, so no write supersedes another and nothing is coalesced.
 CASES=(
     "1 KiB|-n 20000 -d 1024"
+    "1 KiB, random keys|-n 20000 -r 100000 -d 1024"
     "1 KiB, -P 16|-n 100000 -d 1024 -P 16"
+    "1 KiB, -P 16, random keys|-n 40000 -r 100000 -d 1024 -P 16"
     "1 MiB|-n 200 -d 1048576"
+    "1 MiB, random keys|-n 200 -r 100000 -d 1048576"
 )
 
 command -v redis-server >/dev/null || { echo "redis-server is needed: apt-get install redis-server" >&2; exit 1; }

@@ -39,8 +39,11 @@ struct ReadCache {
     mutating func value(of version: UInt64) -> ByteBuffer? {
         guard let item = items[version] else { return nil }
         hits += 1
-        unlink(version, item)
-        linkAsNewest(version)
+        // A hot key's version is usually the newest already: no list links to change.
+        if newest != version {
+            unlink(version, item)
+            linkAsNewest(version)
+        }
         return item.value
     }
 
