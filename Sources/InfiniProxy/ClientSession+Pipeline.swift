@@ -17,32 +17,48 @@ extension ClientSession {
         return nil
     }
 
+    /// Most commands in one run.
+    static let longestRun = 16
+    /// Replies are handed to `flush` once they pass this many bytes, so a long pipeline of
+    /// large values does not gather all its replies in memory first.
+    static let replyFlushThreshold = 1 << 20
+
     /// Runs one read's commands in order and appends their replies. A run of plain GETs goes to
     /// the store as one read of all their keys, pinned at one moment, and a run of plain SETs as
     /// one ``ObjectStore/setEach(_:)``: a pipelining client gets the parallelism of MGET and
-    /// MSET, while every command keeps its own reply and SETs still commit in order.
+    /// MSET, while every command keeps its own reply and SETs still commit in order. Runs are at
+    /// most ``longestRun`` long, and replies past ``replyFlushThreshold`` go to `flush` (which
+    /// waits while the client is slow to read) before the next command runs.
     ///
     /// - Returns: How many commands ran (all but those after a QUIT), and whether the
     ///   connection closes.
-    mutating func execute(pipeline commands: [[ByteBuffer]], replies: inout ByteBuffer) async -> (executed: Int, outcome: Outcome) {
+    mutating func execute(
+        pipeline commands: [[ByteBuffer]],
+        replies: inout ByteBuffer,
+        flush: (ByteBuffer) async throws -> Void
+    ) async throws -> (executed: Int, outcome: Outcome) {
         var index = 0
         while index < commands.count {
             let kind = runKind(of: commands[index])
             var end = index + 1
             if let kind {
-                while end < commands.count, runKind(of: commands[end]) == kind { end += 1 }
+                while end < commands.count, end - index < Self.longestRun, runKind(of: commands[end]) == kind { end += 1 }
             }
-            guard let kind, end - index > 1 else {
+            if let kind, end - index > 1 {
+                switch kind {
+                case .get: await getEach(commands[index..<end], replies: &replies)
+                case .set: await setEach(commands[index..<end], replies: &replies)
+                }
+                index = end
+            } else {
                 let outcome = await execute(commands[index], replies: &replies)
                 index += 1
                 if outcome == .close { return (index, .close) }
-                continue
             }
-            switch kind {
-            case .get: await getEach(commands[index..<end], replies: &replies)
-            case .set: await setEach(commands[index..<end], replies: &replies)
+            if replies.readableBytes >= Self.replyFlushThreshold {
+                try await flush(replies)
+                replies.clear()
             }
-            index = end
         }
         return (index, .keepOpen)
     }

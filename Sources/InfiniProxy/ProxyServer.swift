@@ -124,7 +124,9 @@ public struct ProxyServer: Sendable {
                 } catch {
                     malformed = error
                 }
-                let (executed, outcome) = await session.execute(pipeline: commands, replies: &replies)
+                let (executed, outcome) = try await session.execute(pipeline: commands, replies: &replies) { replies in
+                    try await outbound.write(replies)
+                }
                 var closing = outcome == .close
                 if !closing, let malformed {
                     replies.writeError("ERR \(malformed)")

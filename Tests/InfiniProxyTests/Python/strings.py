@@ -42,6 +42,18 @@ with r.pipeline(transaction=False) as pipe:
     results = pipe.execute()
 assert results == [True, True, True, b"2", b"x", None, None, True, True, b"c2", b"c2", None, b"2"], results
 
+# A pipeline whose replies pass the proxy's 1 MiB reply buffer: written out as they come, in order.
+large = bytes(range(256)) * 400
+assert r.set("large", large) is True
+with r.pipeline(transaction=False) as pipe:
+    for i in range(40):
+        pipe.get("large")
+    for i in range(40):
+        pipe.set(f"after:{i}", str(i))
+    results = pipe.execute()
+assert results == [large] * 40 + [True] * 40
+assert r.get("after:39") == b"39"
+
 # Binary-safe values, from empty to several stripes.
 def sample(size):
     return bytes((i * 31 + size) % 251 for i in range(size))
