@@ -26,6 +26,11 @@ final class IdleReturnHandler: ChannelDuplexHandler {
     /// Exponentially weighted mean gap between reads, in nanoseconds.
     private var meanGap: Double?
     private var timer: Scheduled<Void>?
+    /// When the armed timer fires.
+    private var timerDeadline: NIODeadline?
+    /// The node stays at least until then: the last read plus the window. Reads only move it,
+    /// and the timer is re-armed when it fires early, so a read costs no timer of its own.
+    private var quietUntil: NIODeadline?
     private var saidGoodbye = false
 
     init(isBusy: @escaping @Sendable () -> Bool = { false }) {
@@ -33,23 +38,26 @@ final class IdleReturnHandler: ChannelDuplexHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { arm(context: context, after: Self.firstRequestWindow) }
+        if context.channel.isActive { arm(context: context, at: context.eventLoop.now + Self.firstRequestWindow) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        arm(context: context, after: Self.firstRequestWindow)
+        arm(context: context, at: context.eventLoop.now + Self.firstRequestWindow)
         context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let now = NIODeadline.now()
+        // The loop's clock, which a test's embedded loop advances.
+        let now = context.eventLoop.now
         if let lastRead {
             let gap = Double((now - lastRead).nanoseconds)
             meanGap = meanGap.map { 0.8 * $0 + 0.2 * gap } ?? gap
         }
         lastRead = now
         saidGoodbye = false
-        arm(context: context, after: window)
+        let quietUntil = now + window
+        self.quietUntil = quietUntil
+        if timerDeadline.map({ $0 > quietUntil }) ?? true { arm(context: context, at: quietUntil) }
         context.fireChannelRead(data)
     }
 
@@ -68,13 +76,24 @@ final class IdleReturnHandler: ChannelDuplexHandler {
         return .nanoseconds(nanoseconds)
     }
 
-    private func arm(context: ChannelHandlerContext, after delay: TimeAmount) {
+    private func arm(context: ChannelHandlerContext, at deadline: NIODeadline) {
         timer?.cancel()
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(in: delay) {
-            handler.value.sayGoodbye(context: loopBound.value)
+        timerDeadline = deadline
+        timer = context.eventLoop.scheduleTask(deadline: deadline) {
+            handler.value.timerFired(context: loopBound.value)
         }
+    }
+
+    private func timerFired(context: ChannelHandlerContext) {
+        timer = nil
+        timerDeadline = nil
+        if let quietUntil, context.eventLoop.now < quietUntil {
+            arm(context: context, at: quietUntil)
+            return
+        }
+        sayGoodbye(context: context)
     }
 
     private func sayGoodbye(context: ChannelHandlerContext) {
@@ -83,7 +102,7 @@ final class IdleReturnHandler: ChannelDuplexHandler {
             return
         }
         if isBusy() {
-            arm(context: context, after: Self.shortestWindow)
+            arm(context: context, at: context.eventLoop.now + Self.shortestWindow)
             return
         }
         saidGoodbye = true
@@ -91,6 +110,6 @@ final class IdleReturnHandler: ChannelDuplexHandler {
         bye.writePushHeader(1, protocol: .v3)
         bye.writeBulkString(NodeProtocol.bye)
         context.writeAndFlush(wrapOutboundOut(bye), promise: nil)
-        arm(context: context, after: Self.unansweredGoodbyeLimit)
+        arm(context: context, at: context.eventLoop.now + Self.unansweredGoodbyeLimit)
     }
 }

@@ -47,6 +47,23 @@ import Testing
         _ = try channel.finish(acceptAlreadyClosed: true)
     }
 
+    @Test func aSteadyStreamKeepsTheNodeAndItsEndStartsTheWindow() throws {
+        let channel = try connectedChannel()
+        let request = ByteBuffer(string: "*2\r\n$4\r\nCPING\r\n$1\r\n1\r\n")
+        for _ in 0..<60 {
+            try channel.writeInbound(request)
+            _ = try channel.readInbound(as: ByteBuffer.self)
+            channel.embeddedEventLoop.advanceTime(by: .milliseconds(50))
+        }
+        #expect(try written(channel).isEmpty, "a request every 50 ms for 3 s keeps the node")
+        // Four mean gaps of 50 ms from the last request, of which 50 ms have passed.
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(149))
+        #expect(try written(channel).isEmpty)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
+        #expect(try written(channel) == Self.bye)
+        _ = try channel.finish(acceptAlreadyClosed: true)
+    }
+
     @Test func aBusyNodeDoesNotAskToReturn() throws {
         let box = BusyFlag(busy: true)
         let channel = try connectedChannel { box.value }
