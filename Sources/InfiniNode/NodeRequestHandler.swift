@@ -164,6 +164,10 @@ final class NodeRequestHandler: ChannelInboundHandler {
             for name in unwrittenNames { replies.writeBulkString(name) }
         case (.ping, 2):
             replies.writeSimpleString("PONG")
+        case (.has, _):
+            let held = request.dropFirst(2).filter { memory.fetch($0) != nil }
+            replies.writeArrayHeader(held.count)
+            for name in held { replies.writeBulkString(name) }
         case (.flush, 2):
             persister?.expedite()
             replies.writeSimpleString("OK")

@@ -42,6 +42,8 @@ public enum NodeProtocol {
         case help = "CHELP"
         /// `CUNHELP id node` → integer count of helped chunks dropped
         case unhelp = "CUNHELP"
+        /// `CHAS id chunk…` → array of the chunks the node holds in memory
+        case has = "CHAS"
         /// `CFLUSH id` → `+OK`: start every COS write held back (write-behind) now
         case flush = "CFLUSH"
     }

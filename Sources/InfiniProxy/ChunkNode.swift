@@ -38,10 +38,18 @@ public protocol ChunkNode: Sendable {
     func remove(_ chunks: [ChunkID]) async -> Set<ChunkID>
     /// Asks the node to start the COS writes it holds back (its write-behind) now.
     func flushWrites() async
+    /// Which of `chunks` the node holds in memory; none if it cannot be asked.
+    func held(_ chunks: [ChunkID]) async -> Set<ChunkID>
 }
 
 extension ChunkNode {
     public func flushWrites() async {}
+
+    public func held(_ chunks: [ChunkID]) async -> Set<ChunkID> {
+        var held = Set<ChunkID>()
+        for chunk in chunks where (try? await fetch(chunk)) ?? nil != nil { held.insert(chunk) }
+        return held
+    }
 }
 
 /// A memory node inside the proxy's own process: chunks in a dictionary. It stands in for a

@@ -427,6 +427,20 @@ struct RemoteChunkNode: ChunkNode {
         return Set(reply?.arrayValue?.compactMap { $0.stringValue.flatMap(ChunkID.init) } ?? [])
     }
 
+    /// Asks in batches, one request per ``ChunkCollector/batchLimit`` names, rather than
+    /// fetching each chunk.
+    func held(_ chunks: [ChunkID]) async -> Set<ChunkID> {
+        var held = Set<ChunkID>()
+        var start = 0
+        while start < chunks.count {
+            let end = min(start + ChunkCollector.batchLimit, chunks.count)
+            let reply = try? await request(.has, chunks[start..<end].map { ByteBuffer(string: $0.description) })
+            for name in reply?.arrayValue ?? [] { if let chunk = name.stringValue.flatMap(ChunkID.init) { held.insert(chunk) } }
+            start = end
+        }
+        return held
+    }
+
     func flushWrites() async {
         // A node that sleeps wrote everything before it returned.
         guard let link = pool.openLink(for: id) else { return }

@@ -28,6 +28,9 @@ public actor ObjectStore {
         /// How long a write may wait for the COS to catch up when the proxy keeps as many
         /// unpersisted bytes as its ``PersistenceTracker`` allows.
         public var backlogTimeout: Duration
+        /// How often, at most, the nodes are asked to write what they hold back, once the proxy
+        /// keeps more than half the unpersisted bytes its ``PersistenceTracker`` allows.
+        public var flushRequestInterval: Duration
 
         /// The default read cache: small next to a proxy's memory, large enough for a working
         /// set of tens of thousands of small values.
@@ -45,7 +48,8 @@ public actor ObjectStore {
             compression: CompressionPolicy = .default,
             durability: Durability = .memory,
             readCacheCapacity: Int = defaultReadCacheCapacity,
-            backlogTimeout: Duration = .seconds(30)
+            backlogTimeout: Duration = .seconds(30),
+            flushRequestInterval: Duration = .milliseconds(100)
         ) {
             self.geometry = geometry
             self.smallObjectThreshold = smallObjectThreshold
@@ -54,6 +58,7 @@ public actor ObjectStore {
             self.durability = durability
             self.readCacheCapacity = readCacheCapacity
             self.backlogTimeout = backlogTimeout
+            self.flushRequestInterval = flushRequestInterval
         }
     }
 
@@ -142,8 +147,6 @@ public actor ObjectStore {
     private var rebuiltChunkCount = 0
     private var lastFlushRequest: ContinuousClock.Instant?
     private var flushRequestCount = 0
-    /// How often, at most, the nodes are asked to write what they hold back.
-    public static let flushRequestInterval = Duration.milliseconds(100)
     /// Reads that found their key (INFO's `keyspace_hits`).
     public private(set) var hitCount = 0
     /// Reads that did not (INFO's `keyspace_misses`).
@@ -449,11 +452,12 @@ public actor ObjectStore {
     }
 
     /// Asks every node to write what it holds back now, at most once per
-    /// ``flushRequestInterval``: the proxy keeps those chunks' bytes until they are persisted,
-    /// so holding writes back must not fill ``PersistenceTracker/capacity`` and stall writes.
+    /// ``Configuration/flushRequestInterval``: the proxy keeps those chunks' bytes until they
+    /// are persisted, so holding writes back must not fill ``PersistenceTracker/capacity`` and
+    /// stall writes.
     private func flushHeldWrites() {
         let now = ContinuousClock.now
-        if let last = lastFlushRequest, now - last < Self.flushRequestInterval { return }
+        if let last = lastFlushRequest, now - last < configuration.flushRequestInterval { return }
         lastFlushRequest = now
         flushRequestCount += 1
         let nodes = self.nodes
@@ -854,15 +858,17 @@ public actor ObjectStore {
             let shards = entry.placement.indices.filter { entry.placement[$0] == node && !entry.isPersisted(shard: $0) }
             return shards.isEmpty ? nil : (key, entry, shards)
         }
+        let candidates = affected.flatMap { _, entry, shards in
+            (0..<entry.descriptor.stripeCount).flatMap { stripe in
+                shards.map { ChunkID(version: entry.version, stripe: stripe, shard: $0) }
+            }
+        }
+        let held = await nodes[node].held(candidates)
         var rebuilt = 0
         for (key, entry, shards) in affected {
             let descriptor = entry.descriptor
             for stripe in 0..<descriptor.stripeCount where keyspace[key]?.version == entry.version {
-                var missing = [Int]()
-                for shard in shards {
-                    let id = ChunkID(version: descriptor.version, stripe: stripe, shard: shard)
-                    if (try? await nodes[node].fetch(id)) ?? nil == nil { missing.append(shard) }
-                }
+                let missing = shards.filter { !held.contains(ChunkID(version: descriptor.version, stripe: stripe, shard: $0)) }
                 guard !missing.isEmpty else { continue }
                 var decoder = ObjectDecoder()
                 guard
