@@ -355,8 +355,8 @@ public actor ObjectStore {
     ///
     /// The versions commit in one step, with no suspension between them. So a key given more
     /// than once is stored with its last value only: its earlier versions would be superseded
-    /// in that same step, never visible to any reader, and they succeed without costing the
-    /// nodes and the COS anything.
+    /// in that same step, never visible to any reader. They cost the nodes and the COS nothing
+    /// and share the last one's outcome: if it fails, they were not stored either.
     public func setEach(_ pairs: [(key: ByteBuffer, value: ByteBuffer)]) async -> [Result<Void, any Error>] {
         var lastIndex = [ByteBuffer: Int]()
         for (index, pair) in pairs.enumerated() { lastIndex[pair.key] = index }
@@ -398,6 +398,9 @@ public actor ObjectStore {
             try await settle(position)
         } catch {
             for index in committed { outcomes[index] = .failure(error) }
+        }
+        for (index, pair) in pairs.enumerated() {
+            if let last = lastIndex[pair.key], last != index { outcomes[index] = outcomes[last] }
         }
         return outcomes
     }

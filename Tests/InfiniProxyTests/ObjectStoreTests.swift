@@ -123,6 +123,19 @@ struct ObjectStoreTests {
         #expect(await nodes.asyncCount { await $0.fetched.count } == fetchedBefore)
     }
 
+    @Test func aKeyRepeatedInSetEachSharesItsLastValuesFailure() async throws {
+        let nodes = (0..<6).map { InProcessChunkNode(id: $0) }
+        let store = try Self.makeStore(nodes: nodes)
+        for node in nodes { await node.fail() }
+        let outcomes = await store.setEach([("a", "1"), ("b", "x"), ("a", "2")].map {
+            (key: Self.key($0.0), value: ByteBuffer(string: $0.1))
+        })
+        // "a" = "1" was never stored: acknowledging it would lose it.
+        #expect(outcomes.count == 3)
+        #expect(outcomes.allSatisfy { (try? $0.get()) == nil })
+        #expect(await store.contains(Self.key("a")) == false)
+    }
+
     /// Nodes hold COS writes back, and the proxy keeps the chunks' bytes until they are
     /// persisted: past half its limit it asks the nodes to write now, at most once an interval.
     @Test(arguments: [Duration.seconds(3600), .zero])
