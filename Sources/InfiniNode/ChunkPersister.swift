@@ -96,7 +96,7 @@ public final class ChunkPersister: Sendable {
             state.running += 1
             return true
         }
-        if startWorker { Task { await self.work() } }
+        if startWorker { startWorkers(1) }
     }
 
     /// Starts queued writes now, due or not, until the queue has emptied.
@@ -108,7 +108,7 @@ public final class ChunkPersister: Sendable {
             state.running += workers
             return workers
         }
-        for _ in 0..<workers { Task { await self.work() } }
+        startWorkers(workers)
     }
 
     /// A chunk's bytes from the COS, or nil if it is not there (or the COS cannot be reached).
@@ -187,7 +187,12 @@ public final class ChunkPersister: Sendable {
             state.running += workers
             return workers
         }
-        for _ in 0..<workers { Task { await self.work() } }
+        startWorkers(workers)
+    }
+
+    /// Starts `count` workers, already counted in `running`.
+    private func startWorkers(_ count: Int) {
+        for _ in 0..<count { Task { await self.work() } }
     }
 
     private func nextStep() -> Step {

@@ -66,14 +66,10 @@ final class ChunkCollector: Sendable {
             for (nodeIndex, chunks) in batches {
                 let node = nodes[nodeIndex]
                 group.addTask {
-                    var start = 0
-                    while start < chunks.count {
-                        let end = min(start + Self.batchLimit, chunks.count)
-                        let batch = chunks[start..<end]
+                    for batch in chunks.batches(of: Self.batchLimit) {
                         let unwritten = await node.remove(batch.map(\.chunk))
                         self.unwritten.add(unwritten.count, ordering: .relaxed)
                         await self.deleteFromStorage(batch.filter { $0.inStorage && !unwritten.contains($0.chunk) }.map(\.chunk))
-                        start = end
                     }
                 }
             }

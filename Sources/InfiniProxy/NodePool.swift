@@ -423,20 +423,20 @@ struct RemoteChunkNode: ChunkNode {
     }
 
     func remove(_ chunks: [ChunkID]) async -> Set<ChunkID> {
-        let reply = try? await request(.delete, chunks.map { ByteBuffer(string: $0.description) })
-        return Set(reply?.arrayValue?.compactMap { $0.stringValue.flatMap(ChunkID.init) } ?? [])
+        Self.chunkIDs(in: try? await request(.delete, chunks.map { ByteBuffer(string: $0.description) }))
+    }
+
+    /// The chunk names in a reply that lists them; none for a failed request.
+    private static func chunkIDs(in reply: RESPValue?) -> Set<ChunkID> {
+        Set(reply?.arrayValue?.compactMap { $0.stringValue.flatMap(ChunkID.init) } ?? [])
     }
 
     /// Asks in batches, one request per ``ChunkCollector/batchLimit`` names, rather than
     /// fetching each chunk.
     func held(_ chunks: [ChunkID]) async -> Set<ChunkID> {
         var held = Set<ChunkID>()
-        var start = 0
-        while start < chunks.count {
-            let end = min(start + ChunkCollector.batchLimit, chunks.count)
-            let reply = try? await request(.has, chunks[start..<end].map { ByteBuffer(string: $0.description) })
-            for name in reply?.arrayValue ?? [] { if let chunk = name.stringValue.flatMap(ChunkID.init) { held.insert(chunk) } }
-            start = end
+        for batch in chunks.batches(of: ChunkCollector.batchLimit) {
+            held.formUnion(Self.chunkIDs(in: try? await request(.has, batch.map { ByteBuffer(string: $0.description) })))
         }
         return held
     }

@@ -294,6 +294,13 @@ public actor ObjectStore {
         case .keep: entry.expiresAt = current?.expiresAt
         case .at(let deadline): entry.expiresAt = deadline
         }
+        try await settle(try commit(entry, for: key))
+        return true
+    }
+
+    /// Logs `entry` as the committed version of `key` and makes it visible, freeing the version
+    /// it replaces. A record the log refuses frees `entry` instead and throws.
+    private func commit(_ entry: Entry, for key: ByteBuffer) throws -> MetadataLogPosition? {
         let position: MetadataLogPosition?
         do {
             position = try journal?.write(.commit(key: Array(key.readableBytesView), entry: entry))
@@ -302,8 +309,7 @@ public actor ObjectStore {
             throw error
         }
         if let previous = keyspace.insert(entry, for: key) { discard(previous) }
-        try await settle(position)
-        return true
+        return position
     }
 
     /// Stores several values as one step (MSET): the chunks of all of them are stored in
@@ -332,17 +338,14 @@ public actor ObjectStore {
         for (pair, entry) in zip(pairs, entries) {
             // Once the log refuses a record, the rest are dropped; the keys logged before it
             // come back after a restart, so they are made visible now too.
-            if failure == nil {
-                do {
-                    position = try journal?.write(.commit(key: Array(pair.key.readableBytesView), entry: entry))
-                } catch {
-                    failure = error
-                }
-            }
-            if failure != nil {
+            guard failure == nil else {
                 discard(entry)
-            } else if let previous = keyspace.insert(entry, for: pair.key) {
-                discard(previous)
+                continue
+            }
+            do {
+                position = try commit(entry, for: pair.key)
+            } catch {
+                failure = error
             }
         }
         if let failure { throw failure }
@@ -368,31 +371,17 @@ public actor ObjectStore {
         var stored = [Result<Entry, any Error>?]()
         stored.reserveCapacity(tasks.count)
         for task in tasks { stored.append(await task?.result) }
-        var outcomes = [Result<Void, any Error>]()
-        outcomes.reserveCapacity(pairs.count)
+        var outcomes = [Result<Void, any Error>](repeating: .success(()), count: pairs.count)
         var position: MetadataLogPosition?
         var committed: [Int] = []
         for (index, pair) in pairs.enumerated() {
-            let entry: Entry
-            switch stored[index] {
-            case nil:
-                outcomes.append(.success(()))
-                continue
-            case .success(let stored)?: entry = stored
-            case .failure(let error)?:
-                outcomes.append(.failure(error))
-                continue
-            }
-            outcomes.append(.success(()))
+            guard let result = stored[index] else { continue }
             do {
-                position = try journal?.write(.commit(key: Array(pair.key.readableBytesView), entry: entry))
+                position = try commit(try result.get(), for: pair.key)
+                committed.append(index)
             } catch {
-                discard(entry)
                 outcomes[index] = .failure(error)
-                continue
             }
-            if let previous = keyspace.insert(entry, for: pair.key) { discard(previous) }
-            committed.append(index)
         }
         do {
             try await settle(position)

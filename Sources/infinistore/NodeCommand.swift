@@ -34,8 +34,8 @@ struct NodeCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         // The node stops when told to, or when its Runtime API goes away (the proxy died);
-        // either way, chunks already accepted are written to the COS, and recorded in the node's lineage, before
-        // the process exits.
+        // either way, chunks already accepted are written to the COS, and recorded in the
+        // node's lineage, before the process exits.
         // The runtime loop may be parked in a long poll, so it is not waited for.
         let (endings, end) = AsyncStream.makeStream(of: (any Error)?.self)
         let runtime = MemoryNodeRuntime(persister: persister, log: { Self.say($0) })
