@@ -18,12 +18,24 @@ public struct ObjectName: Hashable, Sendable, Comparable, CustomStringConvertibl
         lhs.rawValue.utf8.lexicographicallyPrecedes(rhs.rawValue.utf8)
     }
 
+    /// Printable ASCII without spaces, 1 to 1024 bytes, and no empty, `.` or `..` component:
+    /// checked in one pass, since nodes name an object for every chunk they store.
     static func isValid(_ name: String) -> Bool {
         let bytes = name.utf8
-        guard (1...1024).contains(bytes.count), bytes.allSatisfy({ (0x21...0x7E).contains($0) }) else { return false }
-        return name.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { component in
-            !component.isEmpty && component != "." && component != ".."
+        guard (1...1024).contains(bytes.count) else { return false }
+        var componentLength = 0
+        var componentIsDots = true
+        for byte in bytes {
+            guard (0x21...0x7E).contains(byte) else { return false }
+            if byte == UInt8(ascii: "/") {
+                guard componentLength > 0, !(componentIsDots && componentLength <= 2) else { return false }
+                (componentLength, componentIsDots) = (0, true)
+            } else {
+                componentLength += 1
+                componentIsDots = componentIsDots && byte == UInt8(ascii: ".")
+            }
         }
+        return componentLength > 0 && !(componentIsDots && componentLength <= 2)
     }
 }
 

@@ -65,8 +65,31 @@ public enum NodeProtocol {
     /// never creates a directory (creating inodes is what a local disk spends most on) and
     /// deleting one never leaves an empty directory behind; on S3 the spread prefixes share load.
     public static func storageName(version: UInt64, stripe: Int, shard: Int) -> String {
-        let low = version & 0xFF
-        return "\(chunkStoragePrefix)\(low < 16 ? "0" : "")\(String(low, radix: 16))/\(version)-\(stripe)-\(shard)"
+        // Written byte by byte: a node names every chunk it stores, and interpolation with a
+        // radix cost a tenth of a node's time per store.
+        var name = [UInt8]()
+        name.reserveCapacity(chunkStoragePrefix.utf8.count + 3 + 20 + 2 * 12)
+        name.append(contentsOf: chunkStoragePrefix.utf8)
+        let hexDigits = Array("0123456789abcdef".utf8)
+        name.append(hexDigits[Int(version >> 4 & 0xF)])
+        name.append(hexDigits[Int(version & 0xF)])
+        name.append(UInt8(ascii: "/"))
+        appendDecimal(version, to: &name)
+        name.append(UInt8(ascii: "-"))
+        appendDecimal(UInt64(stripe), to: &name)
+        name.append(UInt8(ascii: "-"))
+        appendDecimal(UInt64(shard), to: &name)
+        return String(decoding: name, as: UTF8.self)
+    }
+
+    private static func appendDecimal(_ value: UInt64, to bytes: inout [UInt8]) {
+        let start = bytes.count
+        var rest = value
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+        } while rest > 0
+        bytes[start...].reverse()
     }
 
     /// What the COS names of all chunks start with.
@@ -92,13 +115,27 @@ public enum NodeProtocol {
         chunkParts(Substring(chunk), separator: "/")
     }
 
-    /// `version`, `stripe` and `shard` joined by `separator`.
+    /// `version`, `stripe` and `shard` in decimal digits joined by `separator`.
     private static func chunkParts(_ text: Substring, separator: Character) -> (version: UInt64, stripe: Int, shard: Int)? {
-        let parts = text.split(separator: separator, omittingEmptySubsequences: false)
-        guard parts.count == 3, let version = UInt64(parts[0]), let stripe = Int(parts[1]), let shard = Int(parts[2]),
-            stripe >= 0, shard >= 0
-        else { return nil }
-        return (version, stripe, shard)
+        guard let separator = separator.asciiValue else { return nil }
+        var numbers = [UInt64]()
+        var current: UInt64 = 0
+        var digits = 0
+        for byte in text.utf8 {
+            if byte == separator {
+                guard digits > 0, numbers.count < 2 else { return nil }
+                numbers.append(current)
+                (current, digits) = (0, 0)
+                continue
+            }
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            let (times10, overflow1) = current.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times10.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+            guard !overflow1, !overflow2 else { return nil }
+            (current, digits) = (sum, digits + 1)
+        }
+        guard digits > 0, numbers.count == 2, let stripe = Int(exactly: numbers[1]), let shard = Int(exactly: current) else { return nil }
+        return (numbers[0], stripe, shard)
     }
 
     /// The largest chunk a link accepts: a shard of a stripe plus its header, with room to spare.

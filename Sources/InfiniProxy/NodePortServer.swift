@@ -29,16 +29,21 @@ public struct NodePortServer: Sendable {
     /// Listens until cancelled; `onListening` gets the bound address.
     public func run(onListening: @Sendable (SocketAddress) async -> Void = { _ in }) async throws {
         let (pool, log) = (self.pool, self.logDroppedConnection)
-        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NodeHelloHandler(pool: pool, logDroppedConnection: log))
+        let listener: any Channel
+        do {
+            listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(NodeHelloHandler(pool: pool, logDroppedConnection: log))
+                    }
                 }
-            }
-            .bind(host: host, port: port)
-            .get()
+                .bind(host: host, port: port)
+                .get()
+        } catch {
+            throw ListenFailure(purpose: "the node port", host: host, port: port, underlying: error)
+        }
         if let address = listener.localAddress {
             pool.setNodeAddress("\(host):\(address.port ?? port)")
             await onListening(address)

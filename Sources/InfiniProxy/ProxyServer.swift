@@ -59,15 +59,20 @@ public struct ProxyServer: Sendable {
     /// Listens until the surrounding task is cancelled. `onListening` gets the bound address,
     /// which tells tests the real port when they asked for port 0.
     public func run(onListening: @Sendable (SocketAddress) async -> Void = { _ in }) async throws {
-        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .bind(host: configuration.host, port: configuration.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+        let listener: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+        do {
+            listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .bind(host: configuration.host, port: configuration.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
                 }
-            }
+        } catch {
+            throw ListenFailure(purpose: "the client port", host: configuration.host, port: configuration.port, underlying: error)
+        }
         let address = listener.channel.localAddress
         let state = ServerState(configuration: configuration, store: store, nodePool: nodePool, port: address?.port ?? configuration.port)
         if let address { await onListening(address) }

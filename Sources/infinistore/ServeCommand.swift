@@ -216,10 +216,16 @@ struct ServeCommand: AsyncParsableCommand {
                 }
                 if settings.reclaimAfter != nil { group.addTask { await invoker.run() } }
                 group.addTask {
+                    defer { nodePortBound.finish() }
                     try await nodePortServer.run { address in nodePortBound.yield(address.port ?? 0) }
                 }
                 var ready = nodePortReady.makeAsyncIterator()
-                guard let boundNodePort = await ready.next() else { return }
+                guard let boundNodePort = await ready.next() else {
+                    // The node port failed: its error ends the group, and the rest stops.
+                    group.cancelAll()
+                    try await group.waitForAll()
+                    return
+                }
                 group.addTask {
                     try await proxy.run { address in
                         Self.say(

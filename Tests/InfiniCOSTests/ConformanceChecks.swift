@@ -170,6 +170,11 @@ struct ConformanceCheck: Sendable, CustomTestStringConvertible {
         #expect(error?.kind == .invalidName)
     }
 
+    @Test(arguments: ["...", ".a/..b", "a/b.", "chunks/0a/10-0-1"])
+    func unusualButValidNamesAreAccepted(_ text: String) throws {
+        #expect(try ObjectName(text).rawValue == text)
+    }
+
     @Test func longestNameIsAccepted() throws {
         #expect(try ObjectName(String(repeating: "x", count: 1024)).rawValue.count == 1024)
     }

@@ -118,6 +118,22 @@ import Testing
         proxy.stop()
     }
 
+    @Test func aTakenPortEndsTheProxyWithOneLineSayingSo() throws {
+        let first = try RunningProxy(["--ec", "2+1", "--nodes", "3"])
+        let log = first.log
+        let start = try #require(log.range(of: "memory nodes dial 127.0.0.1:"))
+        let nodePort = try #require(Int(log[start.upperBound...].prefix { $0.isNumber }))
+        let clientPortTaken = #expect(throws: ProxyFailedToStart.self) { try RunningProxy(["--ec", "2+1", "--nodes", "3"], port: first.port) }
+        #expect(clientPortTaken?.output.contains("cannot listen on 127.0.0.1:\(first.port) for the client port: address already in use") == true)
+        let nodePortTaken = #expect(throws: ProxyFailedToStart.self) {
+            try RunningProxy(["--ec", "2+1", "--nodes", "3", "--node-port", String(nodePort)])
+        }
+        #expect(nodePortTaken?.output.contains("exited") == true, "the proxy did not end: \(nodePortTaken?.output ?? "")")
+        #expect(nodePortTaken?.output.contains("cannot listen on 127.0.0.1:\(nodePort) for the node port: address already in use") == true)
+        #expect(try redisCLI(first.port, ["PING"]) == "PONG\n")
+        first.stop()
+    }
+
     @Test func nodeProcessesDieWithTheProxy() throws {
         for signal in [SIGINT, SIGKILL] {
             let proxy = try RunningProxy(["--ec", "2+1", "--nodes", "3"])
