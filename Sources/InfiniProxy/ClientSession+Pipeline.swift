@@ -27,7 +27,8 @@ extension ClientSession {
     /// the store as one read of all their keys, pinned at one moment, and a run of plain SETs as
     /// one ``ObjectStore/setEach(_:)``: a pipelining client gets the parallelism of MGET and
     /// MSET, while every command keeps its own reply and SETs still commit in order. Runs are at
-    /// most ``longestRun`` long, and replies past ``replyFlushThreshold`` go to `flush` (which
+    /// most ``longestRun`` long, a run of GETs reads at most about ``replyFlushThreshold`` bytes
+    /// of values at a time, and replies past ``replyFlushThreshold`` go to `flush` (which
     /// waits while the client is slow to read) before the next command runs.
     ///
     /// - Returns: How many commands ran (all but those after a QUIT), and whether the
@@ -46,10 +47,11 @@ extension ClientSession {
             }
             if let kind, end - index > 1 {
                 switch kind {
-                case .get: await getEach(commands[index..<end], replies: &replies)
-                case .set: await setEach(commands[index..<end], replies: &replies)
+                case .get: index += await getEach(commands[index..<end], replies: &replies)
+                case .set:
+                    await setEach(commands[index..<end], replies: &replies)
+                    index = end
                 }
-                index = end
             } else {
                 let outcome = await execute(commands[index], replies: &replies)
                 index += 1
@@ -63,13 +65,22 @@ extension ClientSession {
         return (index, .keepOpen)
     }
 
-    private mutating func getEach(_ commands: ArraySlice<[ByteBuffer]>, replies: inout ByteBuffer) async {
+    /// Answers the run's first GETs whose values fit in ``replyFlushThreshold`` (at least
+    /// one), so a run of large values never gathers more than about that much before it is
+    /// written; returns how many it answered.
+    private mutating func getEach(_ commands: ArraySlice<[ByteBuffer]>, replies: inout ByteBuffer) async -> Int {
         do {
-            let values = try await store.getAll(commands.map { $0[1] })
+            let values = try await store.getAll(commands.map { $0[1] }, byteLimit: Self.replyFlushThreshold)
             for value in values { writeValue(value, to: &replies) }
+            return values.count
         } catch {
             // One by one, so only the GETs that fail get an error.
-            for command in commands { _ = await execute(command, replies: &replies) }
+            var answered = 0
+            for command in commands where replies.readableBytes < Self.replyFlushThreshold {
+                _ = await execute(command, replies: &replies)
+                answered += 1
+            }
+            return answered
         }
     }
 

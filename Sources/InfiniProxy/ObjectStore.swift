@@ -469,24 +469,37 @@ public actor ObjectStore {
     /// The committed values of several keys (MGET), all pinned at one moment; values in the
     /// read cache are answered at once, the others read in parallel. Nil for a key that does
     /// not exist.
-    public func getAll(_ keys: [ByteBuffer]) async throws -> [ByteBuffer?] {
-        var values = [ByteBuffer?](repeating: nil, count: keys.count)
-        var uncached: [(index: Int, entry: Entry)] = []
+    ///
+    /// With a `byteLimit`, only the longest prefix of `keys` whose values total at most that
+    /// many bytes is read (always at least the first key), and the result is that much shorter:
+    /// a pipelining client then holds a bounded amount of values at a time, however large.
+    public func getAll(_ keys: [ByteBuffer], byteLimit: Int = .max) async throws -> [ByteBuffer?] {
+        var values: [ByteBuffer?] = []
+        // By version, so a key asked for many times (a pipeline's hot key) is read once.
+        var uncached: [UInt64: (entry: Entry, indexes: [Int])] = [:]
+        var bytes = 0
         for (index, key) in keys.enumerated() {
-            guard let entry = lookup(key) else { continue }
+            let entry = lookup(key)
+            let length = entry?.descriptor.length ?? 0
+            if index > 0, bytes + length > byteLimit { break }
+            bytes += length
+            values.append(nil)
+            guard let entry else { continue }
             if let cached = readCache.value(of: entry.version) {
                 values[index] = cached
             } else {
-                uncached.append((index, entry))
+                uncached[entry.version, default: (entry, [])].indexes.append(index)
             }
         }
         if uncached.isEmpty { return values }
-        return try await withThrowingTaskGroup(of: (Int, ByteBuffer).self) { group in
-            for (index, entry) in uncached {
-                let key = keys[index]
-                group.addTask { (index, try await self.read(entry, of: key, range: 0..<entry.descriptor.length)) }
+        return try await withThrowingTaskGroup(of: (UInt64, ByteBuffer).self) { group in
+            for (version, (entry, indexes)) in uncached {
+                let key = keys[indexes[0]]
+                group.addTask { (version, try await self.read(entry, of: key, range: 0..<entry.descriptor.length)) }
             }
-            for try await (index, value) in group { values[index] = value }
+            for try await (version, value) in group {
+                for index in uncached[version]?.indexes ?? [] { values[index] = value }
+            }
             return values
         }
     }

@@ -99,6 +99,32 @@ struct ObjectStoreTests {
 
     private static func key(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
 
+    @Test func aByteLimitReadsOnlyThePrefixOfKeysWhoseValuesFit() async throws {
+        let nodes = (0..<6).map { CountingChunkNode(id: $0) }
+        let store = try Self.makeStore(nodes: nodes)
+        for (key, length) in [("a", 600), ("b", 300), ("c", 200), ("d", 50)] {
+            try await store.set(Self.key(key), value: ByteBuffer(repeating: UInt8(ascii: "v"), count: length))
+        }
+        let keys = ["a", "missing", "b", "c", "d"].map(Self.key)
+        #expect(try await store.getAll(keys, byteLimit: 1000).map { $0?.readableBytes } == [600, nil, 300])
+        // The first key is always read, however large.
+        #expect(try await store.getAll(keys, byteLimit: 10).map { $0?.readableBytes } == [600])
+        #expect(try await store.getAll(Array(keys.dropFirst(2)), byteLimit: 550).map { $0?.readableBytes } == [300, 200, 50])
+        #expect(try await store.getAll(keys).count == 5)
+    }
+
+    @Test func aKeyAskedForManyTimesInOneCallIsReadOnce() async throws {
+        let nodes = (0..<6).map { CountingChunkNode(id: $0) }
+        let store = try Self.makeStore(nodes: nodes)
+        try await store.set(Self.key("hot"), value: ByteBuffer(repeating: 1, count: 5000))
+        let before = await nodes.asyncCount { await $0.fetched.count }
+        _ = try await store.getAll([Self.key("hot")])
+        let once = await nodes.asyncCount { await $0.fetched.count } - before
+        let values = try await store.getAll(Array(repeating: Self.key("hot"), count: 16))
+        #expect(values == Array(repeating: ByteBuffer(repeating: 1, count: 5000), count: 16))
+        #expect(await nodes.asyncCount { await $0.fetched.count } - before == 2 * once)
+    }
+
     @Test func setEachCommitsInOrderAndStoresOnlyTheLastValueOfARepeatedKey() async throws {
         let nodes = (0..<6).map { CountingChunkNode(id: $0) }
         let store = try Self.makeStore(nodes: nodes, readCache: 1 << 20)

@@ -54,6 +54,16 @@ with r.pipeline(transaction=False) as pipe:
 assert results == [large] * 40 + [True] * 40
 assert r.get("after:39") == b"39"
 
+# A run of GETs is read about 1 MiB of values at a time: large, small and missing values mixed
+# still come back in order.
+with r.pipeline(transaction=False) as pipe:
+    for i in range(30):
+        pipe.get("large")
+        pipe.get(f"after:{i}")
+        pipe.get(f"nothing:{i}")
+    results = pipe.execute()
+assert results == [value for i in range(30) for value in (large, str(i).encode(), None)]
+
 # Binary-safe values, from empty to several stripes.
 def sample(size):
     return bytes((i * 31 + size) % 251 for i in range(size))
