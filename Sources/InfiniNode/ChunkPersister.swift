@@ -156,12 +156,14 @@ public final class ChunkPersister: Sendable {
             switch nextStep() {
             case .write(let job):
                 let outcome = await write(job)
+                // Reported while the write still counts in the backlog, so whoever waits for
+                // idle (a stopping node closing its lineage term) sees what the completion records.
+                job.completion(outcome)
                 let deleted = state.withLock { state in
                     state.inFlight.remove(job.name)
                     return state.deletedInFlight.remove(job.name) != nil
                 }
                 if deleted { try? await storage.delete(job.name) }
-                job.completion(outcome)
             case .sleep(let instant):
                 try? await Task.sleep(until: instant, clock: .continuous)
                 wakeHelpers()

@@ -1,4 +1,5 @@
 import COSTestSupport
+import Glibc
 import InfiniCOS
 import NIOCore
 import Synchronization
@@ -29,6 +30,24 @@ import Testing
         #expect(storage.names == names.sorted())
         #expect(outcomes.all.count == 50)
         #expect(outcomes.all.values.allSatisfy { $0 == .persisted })
+    }
+
+    /// A node that stops records each write's outcome (in its lineage) from the completion, so
+    /// waiting for idle must wait for every completion, not only every write.
+    @Test func idleMeansEveryCompletionHasRun() async throws {
+        for round in 0..<20 {
+            let persister = ChunkPersister(storage: MemoryObjectStorage(), concurrency: 8)
+            let completed = Atomic(0)
+            for index in 0..<16 {
+                persister.persist(try Self.object("\(index)/0/\(round)"), bytes: ByteBuffer(string: "chunk")) { _ in
+                    // A completion that takes a while, as a lineage record under load can.
+                    usleep(UInt32(1000 * (index % 4)))
+                    completed.add(1, ordering: .relaxed)
+                }
+            }
+            await persister.waitUntilIdle()
+            #expect(completed.load(ordering: .relaxed) == 16, "round \(round)")
+        }
     }
 
     @Test func aChunkDroppedWithinTheWriteBehindIsNeverWritten() async throws {
