@@ -18,6 +18,7 @@ CASES=(
     "1 KiB, -P 16, random keys|-n 40000 -r 100000 -d 1024 -P 16"
     "1 MiB|-n 200 -d 1048576"
     "1 MiB, random keys|-n 200 -r 100000 -d 1048576"
+    "1 MiB, -P 16|-n 800 -d 1048576 -P 16"
 )
 
 command -v redis-server >/dev/null || { echo "redis-server is needed: apt-get install redis-server" >&2; exit 1; }
@@ -52,4 +53,5 @@ for entry in "${CASES[@]}"; do
         echo "| $name | $command | $base | $ours | $(ratio "$ours" "$base") | $bare | $(ratio "$bare" "$base") |"
     done
 done
-echo "proxy RSS after the runs: $(( $(ps -o rss= -p $proxy) / 1024 )) MiB (no read cache: $(( $(ps -o rss= -p $uncached) / 1024 )) MiB)"
+peak() { awk '/^VmHWM/ { printf "%d", $2 / 1024 }' "/proc/$1/status"; }
+echo "peak RSS over all runs: proxy $(peak $proxy) MiB, proxy without read cache $(peak $uncached) MiB (each without its node processes), redis-server $(peak "$(redis-cli -p "$REDIS_PORT" info server | tr -d '\r' | awk -F: '/^process_id/ { print $2 }')") MiB"

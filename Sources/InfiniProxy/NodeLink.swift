@@ -153,7 +153,9 @@ final class NodeLinkHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
-        pending.writeBuffer(&bytes)
+        // A read that starts a reply is parsed where it is: the chunks in it are then slices of
+        // the read, not copies.
+        if pending.readableBytes == 0 { pending = bytes } else { pending.writeBuffer(&bytes) }
         do {
             while let value = try parser.next(from: &pending) {
                 if case .push(let fields) = value {
@@ -166,7 +168,7 @@ final class NodeLinkHandler: ChannelInboundHandler {
             close(reason: "link error: \(error)")
             return
         }
-        pending.discardReadBytes()
+        if pending.readableBytes == 0 { pending = ByteBuffer() } else { pending.discardReadBytes() }
     }
 
     /// Handles a push from the node; returns false once the node may go.

@@ -34,6 +34,10 @@ public struct NodePortServer: Sendable {
             listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                // Reads of up to 1 MiB rather than NIO's 64 KiB: most chunks then arrive whole and
+                // are parsed as slices of one read, instead of being assembled from several (that
+                // assembly was a tenth of the proxy's CPU under 1 MiB GETs).
+                .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 1 << 20))
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(NodeHelloHandler(pool: pool, logDroppedConnection: log))

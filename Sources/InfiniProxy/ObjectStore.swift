@@ -635,9 +635,14 @@ public actor ObjectStore {
             let stripeRange = descriptor.byteRange(ofStripe: stripe)
             let part = wanted.clamped(to: stripeRange)
             let offset = part.lowerBound - stripeRange.lowerBound
-            try await decodeStripe(stripe, of: entry, using: &decoder) { bytes in
+            let chunks = await firstChunks(of: entry, stripe: stripe)
+            let wantedInStripe = offset..<(offset + part.count)
+            if Self.copy(wantedInStripe, fromDataChunks: chunks, dataShards: descriptor.geometry.dataShards, into: &output) {
+                continue
+            }
+            try Self.decode(stripe, of: descriptor, from: chunks, using: &decoder) { bytes in
                 bytes.withUnsafeBytes { raw in
-                    _ = output.writeBytes(UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + part.count)]))
+                    _ = output.writeBytes(UnsafeRawBufferPointer(rebasing: raw[wantedInStripe]))
                 }
             }
         }
@@ -652,11 +657,52 @@ public actor ObjectStore {
         using decoder: inout ObjectDecoder,
         _ body: (RawSpan) throws -> Result
     ) async throws -> Result {
-        decoder.beginStripe(stripe, of: entry.descriptor)
-        for (chunk, validated) in await firstChunks(of: entry, stripe: stripe) {
+        try Self.decode(stripe, of: entry.descriptor, from: await firstChunks(of: entry, stripe: stripe), using: &decoder, body)
+    }
+
+    private static func decode<Result>(
+        _ stripe: Int,
+        of descriptor: ObjectDescriptor,
+        from chunks: [(ByteBuffer, ValidatedChunk)],
+        using decoder: inout ObjectDecoder,
+        _ body: (RawSpan) throws -> Result
+    ) throws -> Result {
+        decoder.beginStripe(stripe, of: descriptor)
+        for (chunk, validated) in chunks {
             try decoder.addChunk(chunk.readableBytesSpan, validated: validated)
         }
         return try decoder.finishStripe(body)
+    }
+
+    /// Writes the stripe's bytes in `wanted` straight from the payloads of its data chunks, when
+    /// all of them arrived and the stripe is stored uncompressed, as it mostly is: one copy
+    /// instead of two through the decoder's shard buffer. Returns false, having written nothing,
+    /// otherwise.
+    private static func copy(
+        _ wanted: Range<Int>,
+        fromDataChunks chunks: [(ByteBuffer, ValidatedChunk)],
+        dataShards: Int,
+        into output: inout ByteBuffer
+    ) -> Bool {
+        var payloads = [ByteBuffer?](repeating: nil, count: dataShards)
+        for (bytes, validated) in chunks where validated.header.shardIndex < dataShards {
+            guard !validated.header.flags.contains(.compressed) else { return false }
+            payloads[validated.header.shardIndex] = bytes.getSlice(
+                at: bytes.readerIndex + ChunkHeader.size,
+                length: validated.header.payloadLength
+            )
+        }
+        guard payloads.allSatisfy({ $0 != nil }) else { return false }
+        var start = 0
+        for case let payload? in payloads {
+            let covered = start..<(start + payload.readableBytes)
+            let overlap = covered.clamped(to: wanted)
+            if !overlap.isEmpty {
+                output.writeBytes(payload.readableBytesView.dropFirst(overlap.lowerBound - start).prefix(overlap.count))
+            }
+            start = covered.upperBound
+        }
+        return true
     }
 
     /// The chunks of `shards` of one stripe, encoded from its bytes. Encoding and copying the
