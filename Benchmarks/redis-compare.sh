@@ -16,8 +16,8 @@ CASES=(
     "1 KiB, random keys|-n 20000 -r 100000 -d 1024"
     "1 KiB, -P 16|-n 100000 -d 1024 -P 16"
     "1 KiB, -P 16, random keys|-n 40000 -r 100000 -d 1024 -P 16"
-    "1 MiB|-n 200 -d 1048576"
-    "1 MiB, random keys|-n 200 -r 100000 -d 1048576"
+    "1 MiB|-n 1000 -d 1048576"
+    "1 MiB, random keys|-n 1000 -r 100000 -d 1048576"
     "1 MiB, -P 16|-n 800 -d 1048576 -P 16"
 )
 
