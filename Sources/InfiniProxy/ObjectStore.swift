@@ -686,11 +686,9 @@ public actor ObjectStore {
     ) -> Bool {
         var payloads = [ByteBuffer?](repeating: nil, count: dataShards)
         for (bytes, validated) in chunks where validated.header.shardIndex < dataShards {
-            guard !validated.header.flags.contains(.compressed) else { return false }
-            payloads[validated.header.shardIndex] = bytes.getSlice(
-                at: bytes.readerIndex + ChunkHeader.size,
-                length: validated.header.payloadLength
-            )
+            let header = validated.header
+            guard !header.flags.contains(.compressed), header.storedLength == header.stripeLength else { return false }
+            payloads[header.shardIndex] = bytes.getSlice(at: bytes.readerIndex + ChunkHeader.size, length: header.payloadLength)
         }
         guard payloads.allSatisfy({ $0 != nil }) else { return false }
         var start = 0
