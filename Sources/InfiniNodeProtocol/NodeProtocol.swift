@@ -70,7 +70,6 @@ public enum NodeProtocol {
         var name = [UInt8]()
         name.reserveCapacity(chunkStoragePrefix.utf8.count + 3 + 20 + 2 * 12)
         name.append(contentsOf: chunkStoragePrefix.utf8)
-        let hexDigits = Array("0123456789abcdef".utf8)
         name.append(hexDigits[Int(version >> 4 & 0xF)])
         name.append(hexDigits[Int(version & 0xF)])
         name.append(UInt8(ascii: "/"))
@@ -81,6 +80,8 @@ public enum NodeProtocol {
         appendDecimal(UInt64(shard), to: &name)
         return String(decoding: name, as: UTF8.self)
     }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     private static func appendDecimal(_ value: UInt64, to bytes: inout [UInt8]) {
         let start = bytes.count
@@ -118,13 +119,14 @@ public enum NodeProtocol {
     /// `version`, `stripe` and `shard` in decimal digits joined by `separator`.
     private static func chunkParts(_ text: Substring, separator: Character) -> (version: UInt64, stripe: Int, shard: Int)? {
         guard let separator = separator.asciiValue else { return nil }
-        var numbers = [UInt64]()
+        // The numbers before the current one: at most two, so no array.
+        var (first, second): (UInt64?, UInt64?) = (nil, nil)
         var current: UInt64 = 0
         var digits = 0
         for byte in text.utf8 {
             if byte == separator {
-                guard digits > 0, numbers.count < 2 else { return nil }
-                numbers.append(current)
+                guard digits > 0, second == nil else { return nil }
+                if first == nil { first = current } else { second = current }
                 (current, digits) = (0, 0)
                 continue
             }
@@ -134,8 +136,9 @@ public enum NodeProtocol {
             guard !overflow1, !overflow2 else { return nil }
             (current, digits) = (sum, digits + 1)
         }
-        guard digits > 0, numbers.count == 2, let stripe = Int(exactly: numbers[1]), let shard = Int(exactly: current) else { return nil }
-        return (numbers[0], stripe, shard)
+        guard digits > 0, let version = first, let second, let stripe = Int(exactly: second), let shard = Int(exactly: current)
+        else { return nil }
+        return (version, stripe, shard)
     }
 
     /// The largest chunk a link accepts: a shard of a stripe plus its header, with room to spare.

@@ -423,7 +423,12 @@ struct RemoteChunkNode: ChunkNode {
     }
 
     func remove(_ chunks: [ChunkID]) async -> Set<ChunkID> {
-        Self.chunkIDs(in: try? await request(.delete, chunks.map { ByteBuffer(string: $0.description) }))
+        Self.chunkIDs(in: try? await request(.delete, Self.names(of: chunks)))
+    }
+
+    /// The chunks' wire names, as requests carry them.
+    private static func names(of chunks: some Sequence<ChunkID>) -> [ByteBuffer] {
+        chunks.map { ByteBuffer(string: $0.description) }
     }
 
     /// The chunk names in a reply that lists them; none for a failed request.
@@ -436,7 +441,7 @@ struct RemoteChunkNode: ChunkNode {
     func held(_ chunks: [ChunkID]) async -> Set<ChunkID> {
         var held = Set<ChunkID>()
         for batch in chunks.batches(of: ChunkCollector.batchLimit) {
-            held.formUnion(Self.chunkIDs(in: try? await request(.has, batch.map { ByteBuffer(string: $0.description) })))
+            held.formUnion(Self.chunkIDs(in: try? await request(.has, Self.names(of: batch))))
         }
         return held
     }
