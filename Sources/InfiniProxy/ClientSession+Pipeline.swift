@@ -35,8 +35,8 @@ extension ClientSession {
     ///   connection closes.
     mutating func execute(
         pipeline commands: [[ByteBuffer]],
-        replies: inout ByteBuffer,
-        flush: (ByteBuffer) async throws -> Void
+        replies: inout ReplyBuffer,
+        flush: (ReplyBuffer) async throws -> Void
     ) async throws -> (executed: Int, outcome: Outcome) {
         var index = 0
         while index < commands.count {
@@ -68,7 +68,7 @@ extension ClientSession {
     /// Answers the run's first GETs whose values fit in ``replyFlushThreshold`` (at least
     /// one), so a run of large values never gathers more than about that much before it is
     /// written; returns how many it answered.
-    private mutating func getEach(_ commands: ArraySlice<[ByteBuffer]>, replies: inout ByteBuffer) async -> Int {
+    private mutating func getEach(_ commands: ArraySlice<[ByteBuffer]>, replies: inout ReplyBuffer) async -> Int {
         do {
             let values = try await store.getAll(commands.map { $0[1] }, byteLimit: Self.replyFlushThreshold)
             for value in values { writeValue(value, to: &replies) }
@@ -84,7 +84,7 @@ extension ClientSession {
         }
     }
 
-    private func setEach(_ commands: ArraySlice<[ByteBuffer]>, replies: inout ByteBuffer) async {
+    private func setEach(_ commands: ArraySlice<[ByteBuffer]>, replies: inout ReplyBuffer) async {
         let outcomes = await store.setEach(commands.map { (key: Command.owned($0[1]), value: $0[2]) })
         for outcome in outcomes {
             switch outcome {

@@ -28,7 +28,7 @@ struct ClientSession {
 
     /// Runs one command and appends its reply. Checks come in Redis's order: unknown command,
     /// arity, then authentication.
-    mutating func execute(_ arguments: [ByteBuffer], replies: inout ByteBuffer) async -> Outcome {
+    mutating func execute(_ arguments: [ByteBuffer], replies: inout ReplyBuffer) async -> Outcome {
         guard let first = arguments.first else { return .keepOpen }
         let name = first.optionName
         guard let command = Command.table[name] else {
@@ -65,7 +65,7 @@ struct ClientSession {
     }
 
     /// Writes a bulk string, or null for a missing value.
-    func writeValue(_ value: ByteBuffer?, to replies: inout ByteBuffer) {
+    func writeValue(_ value: ValueBytes?, to replies: inout ReplyBuffer) {
         if let value { replies.writeBulkString(value) } else { replies.writeNull(protocol: protocolVersion) }
     }
 }

@@ -5,7 +5,7 @@ import RESP
 /// means at least, the name included), what COMMAND INFO and COMMAND DOCS say about it, and
 /// what it does.
 struct Command: Sendable {
-    typealias Handler = @Sendable (inout ClientSession, [ByteBuffer], inout ByteBuffer) async throws -> ClientSession.Outcome
+    typealias Handler = @Sendable (inout ClientSession, [ByteBuffer], inout ReplyBuffer) async throws -> ClientSession.Outcome
 
     /// Where a command's keys are among its arguments, for COMMAND INFO.
     enum Keys: Sendable {

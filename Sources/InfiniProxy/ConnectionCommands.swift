@@ -53,7 +53,7 @@ extension Command {
 extension ClientSession {
     /// HELLO [protover [AUTH username password] [SETNAME clientname]], checked in Redis's order:
     /// version, options, credentials, then authentication; nothing changes unless all pass.
-    mutating func hello(_ arguments: [ByteBuffer], replies: inout ByteBuffer) throws -> Outcome {
+    mutating func hello(_ arguments: [ByteBuffer], replies: inout ReplyBuffer) throws -> Outcome {
         var requested: RESPProtocolVersion?
         if let version = arguments.first {
             guard let number = version.redisInteger else {
@@ -139,13 +139,13 @@ extension ClientSession {
         name = newName.readableBytes == 0 ? nil : ByteBuffer(bytes: newName.readableBytesView)
     }
 
-    mutating func client(_ arguments: [ByteBuffer], replies: inout ByteBuffer) throws -> Outcome {
+    mutating func client(_ arguments: [ByteBuffer], replies: inout ReplyBuffer) throws -> Outcome {
         switch (arguments[0].optionName, arguments.count) {
         case ("setname", 2):
             try setName(arguments[1])
             replies.writeSimpleString("OK")
         case ("getname", 1):
-            writeValue(name, to: &replies)
+            writeValue(name.map(ValueBytes.init), to: &replies)
         case ("id", 1):
             replies.writeRESPInteger(id)
         case ("setinfo", 3):

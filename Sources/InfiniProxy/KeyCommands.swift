@@ -141,7 +141,7 @@ extension Command {
     private static func flush(
         _ session: ClientSession,
         _ arguments: [ByteBuffer],
-        _ replies: inout ByteBuffer
+        _ replies: inout ReplyBuffer
     ) async throws -> ClientSession.Outcome {
         guard arguments.count <= 1, arguments.allSatisfy({ ["async", "sync"].contains($0.optionName) }) else {
             throw CommandError.syntax
@@ -205,7 +205,7 @@ extension Command {
     fileprivate static func deleteKeys(
         _ session: inout ClientSession,
         _ arguments: [ByteBuffer],
-        _ replies: inout ByteBuffer
+        _ replies: inout ReplyBuffer
     ) async throws -> ClientSession.Outcome {
         var count = 0
         for key in arguments where try await session.store.delete(key) { count += 1 }

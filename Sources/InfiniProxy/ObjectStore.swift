@@ -461,7 +461,7 @@ public actor ObjectStore {
     }
 
     /// The committed value of `key`, or nil if there is none.
-    public func get(_ key: ByteBuffer) async throws -> ByteBuffer? {
+    public func get(_ key: ByteBuffer) async throws -> ValueBytes? {
         guard let entry = lookup(key) else { return nil }
         return try await read(entry, of: key, range: 0..<entry.descriptor.length)
     }
@@ -473,8 +473,8 @@ public actor ObjectStore {
     /// With a `byteLimit`, only the longest prefix of `keys` whose values total at most that
     /// many bytes is read (always at least the first key), and the result is that much shorter:
     /// a pipelining client then holds a bounded amount of values at a time, however large.
-    public func getAll(_ keys: [ByteBuffer], byteLimit: Int = .max) async throws -> [ByteBuffer?] {
-        var values: [ByteBuffer?] = []
+    public func getAll(_ keys: [ByteBuffer], byteLimit: Int = .max) async throws -> [ValueBytes?] {
+        var values: [ValueBytes?] = []
         // By version, so a key asked for many times (a pipeline's hot key) is read once.
         var uncached: [UInt64: (entry: Entry, indexes: [Int])] = [:]
         var bytes = 0
@@ -486,13 +486,13 @@ public actor ObjectStore {
             values.append(nil)
             guard let entry else { continue }
             if let cached = readCache.value(of: entry.version) {
-                values[index] = cached
+                values[index] = ValueBytes(cached)
             } else {
                 uncached[entry.version, default: (entry, [])].indexes.append(index)
             }
         }
         if uncached.isEmpty { return values }
-        return try await withThrowingTaskGroup(of: (UInt64, ByteBuffer).self) { group in
+        return try await withThrowingTaskGroup(of: (UInt64, ValueBytes).self) { group in
             for (version, (entry, indexes)) in uncached {
                 let key = keys[indexes[0]]
                 group.addTask { (version, try await self.read(entry, of: key, range: 0..<entry.descriptor.length)) }
@@ -506,13 +506,13 @@ public actor ObjectStore {
 
     /// The bytes of `key`'s value in `range` (clamped to the value), fetching and decoding only
     /// the stripes that overlap it; nil if the key does not exist.
-    public func get(_ key: ByteBuffer, range: Range<Int>) async throws -> ByteBuffer? {
+    public func get(_ key: ByteBuffer, range: Range<Int>) async throws -> ValueBytes? {
         guard let entry = lookup(key) else { return nil }
         return try await read(entry, of: key, range: range)
     }
 
     /// The value of `key`, which is then deleted unless a newer version was committed meanwhile.
-    public func getAndDelete(_ key: ByteBuffer) async throws -> ByteBuffer? {
+    public func getAndDelete(_ key: ByteBuffer) async throws -> ValueBytes? {
         guard let entry = lookup(key) else { return nil }
         let value = try await read(entry, of: key, range: 0..<entry.descriptor.length)
         if keyspace[key]?.descriptor.version == entry.descriptor.version { try await delete(key) }
@@ -520,7 +520,7 @@ public actor ObjectStore {
     }
 
     /// The value of `key`, whose TTL is then changed by `expiry` (GETEX).
-    public func getAndUpdateExpiry(_ key: ByteBuffer, expiry: ExpiryUpdate) async throws -> ByteBuffer? {
+    public func getAndUpdateExpiry(_ key: ByteBuffer, expiry: ExpiryUpdate) async throws -> ValueBytes? {
         guard let entry = lookup(key) else { return nil }
         let value = try await read(entry, of: key, range: 0..<entry.descriptor.length)
         switch expiry {
@@ -611,25 +611,27 @@ public actor ObjectStore {
     /// The bytes of `key`'s version `entry` in `range`: from the read cache, or decoded from the
     /// stripes that overlap `range`. A whole value read from the nodes is cached if `entry` is
     /// still the key's committed version once it arrives.
-    private func read(_ entry: Entry, of key: ByteBuffer, range: Range<Int>) async throws -> ByteBuffer {
+    private func read(_ entry: Entry, of key: ByteBuffer, range: Range<Int>) async throws -> ValueBytes {
         let descriptor = entry.descriptor
         let wanted = range.clamped(to: 0..<descriptor.length)
         if var cached = readCache.value(of: entry.version) {
             cached.moveReaderIndex(forwardBy: wanted.lowerBound)
             cached.moveWriterIndex(to: cached.readerIndex + wanted.count)
-            return cached
+            return ValueBytes(cached)
         }
         let value = try await decode(entry, range: wanted)
-        if wanted.count == descriptor.length, keyspace[key]?.version == entry.version {
-            readCache.insert(value, version: entry.version)
+        if wanted.count == descriptor.length, wanted.count <= readCache.maximumValueLength,
+            keyspace[key]?.version == entry.version
+        {
+            readCache.insert(value.joined, version: entry.version)
         }
         return value
     }
 
     /// Decodes the stripes of `entry` that overlap `wanted` and returns the bytes in it.
-    private func decode(_ entry: Entry, range wanted: Range<Int>) async throws -> ByteBuffer {
+    private func decode(_ entry: Entry, range wanted: Range<Int>) async throws -> ValueBytes {
         let descriptor = entry.descriptor
-        var output = ByteBufferAllocator().buffer(capacity: wanted.count)
+        var output = ValueBytes(expectedLength: wanted.count)
         var decoder = ObjectDecoder()
         for stripe in descriptor.stripes(overlapping: wanted) {
             let stripeRange = descriptor.byteRange(ofStripe: stripe)
@@ -637,14 +639,13 @@ public actor ObjectStore {
             let offset = part.lowerBound - stripeRange.lowerBound
             let chunks = await firstChunks(of: entry, stripe: stripe)
             let wantedInStripe = offset..<(offset + part.count)
-            if Self.copy(wantedInStripe, fromDataChunks: chunks, dataShards: descriptor.geometry.dataShards, into: &output) {
+            if Self.append(wantedInStripe, fromDataChunks: chunks, dataShards: descriptor.geometry.dataShards, into: &output) {
                 continue
             }
-            try Self.decode(stripe, of: descriptor, from: chunks, using: &decoder) { bytes in
-                bytes.withUnsafeBytes { raw in
-                    _ = output.writeBytes(UnsafeRawBufferPointer(rebasing: raw[wantedInStripe]))
-                }
+            let decoded = try Self.decode(stripe, of: descriptor, from: chunks, using: &decoder) { bytes in
+                bytes.withUnsafeBytes { raw in ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: raw[wantedInStripe])) }
             }
+            output.append(decoded)
         }
         return output
     }
@@ -674,15 +675,15 @@ public actor ObjectStore {
         return try decoder.finishStripe(body)
     }
 
-    /// Writes the stripe's bytes in `wanted` straight from the payloads of its data chunks, when
-    /// all of them arrived and the stripe is stored uncompressed, as it mostly is: one copy
-    /// instead of two through the decoder's shard buffer. Returns false, having written nothing,
-    /// otherwise.
-    private static func copy(
+    /// Appends the stripe's bytes in `wanted` straight from the payloads of its data chunks, when
+    /// all of them arrived and the stripe is stored uncompressed, as it mostly is: long payloads
+    /// are not copied at all, short ones once, instead of twice through the decoder's shard
+    /// buffer. Returns false, having appended nothing, otherwise.
+    private static func append(
         _ wanted: Range<Int>,
         fromDataChunks chunks: [(ByteBuffer, ValidatedChunk)],
         dataShards: Int,
-        into output: inout ByteBuffer
+        into output: inout ValueBytes
     ) -> Bool {
         var payloads = [ByteBuffer?](repeating: nil, count: dataShards)
         for (bytes, validated) in chunks where validated.header.shardIndex < dataShards {
@@ -696,7 +697,10 @@ public actor ObjectStore {
             let covered = start..<(start + payload.readableBytes)
             let overlap = covered.clamped(to: wanted)
             if !overlap.isEmpty {
-                output.writeBytes(payload.readableBytesView.dropFirst(overlap.lowerBound - start).prefix(overlap.count))
+                var piece = payload
+                piece.moveReaderIndex(forwardBy: overlap.lowerBound - start)
+                piece.moveWriterIndex(to: piece.readerIndex + overlap.count)
+                output.append(piece)
             }
             start = covered.upperBound
         }

@@ -121,7 +121,7 @@ public struct ProxyServer: Sendable {
             var pending = ByteBuffer()
             for try await var bytes in inbound {
                 pending.writeBuffer(&bytes)
-                var replies = client.channel.allocator.buffer(capacity: 256)
+                var replies = ReplyBuffer(allocator: client.channel.allocator)
                 var commands: [[ByteBuffer]] = []
                 var malformed: (any Error)?
                 do {
@@ -130,7 +130,7 @@ public struct ProxyServer: Sendable {
                     malformed = error
                 }
                 let (executed, outcome) = try await session.execute(pipeline: commands, replies: &replies) { replies in
-                    try await outbound.write(replies)
+                    try await outbound.write(contentsOf: replies.buffers)
                 }
                 var closing = outcome == .close
                 if !closing, let malformed {
@@ -138,7 +138,7 @@ public struct ProxyServer: Sendable {
                     closing = true
                 }
                 state.countCommands(executed)
-                if replies.readableBytes > 0 { try await outbound.write(replies) }
+                if replies.readableBytes > 0 { try await outbound.write(contentsOf: replies.buffers) }
                 // Like Redis, a client over the limit is dropped without a reply: it is either
                 // broken or hostile, and what it sent so far cannot be answered.
                 if closing || pending.readableBytes > state.settings.queryBufferLimit { return }

@@ -25,7 +25,7 @@ extension Command {
     private static func config(
         _ session: ClientSession,
         _ arguments: [ByteBuffer],
-        _ replies: inout ByteBuffer
+        _ replies: inout ReplyBuffer
     ) throws -> ClientSession.Outcome {
         let values = arguments.dropFirst().map { String(buffer: $0) }
         switch arguments[0].optionName {
@@ -58,7 +58,7 @@ extension Command {
     private static func command(
         _ session: ClientSession,
         _ arguments: [ByteBuffer],
-        _ replies: inout ByteBuffer
+        _ replies: inout ReplyBuffer
     ) throws -> ClientSession.Outcome {
         let names = arguments.dropFirst().map(\.optionName)
         let sorted = table.keys.sorted()
@@ -87,7 +87,7 @@ extension Command {
 
     /// One command as COMMAND INFO describes it: name, arity, flags, key positions, ACL
     /// categories, tips, key specs, subcommands; null for an unknown name.
-    private static func writeInfo(_ name: String, to replies: inout ByteBuffer, protocol version: RESPProtocolVersion) {
+    private static func writeInfo(_ name: String, to replies: inout ReplyBuffer, protocol version: RESPProtocolVersion) {
         guard let command = table[name] else {
             replies.writeNullArray(protocol: version)
             return
@@ -109,7 +109,7 @@ extension Command {
     }
 
     /// One command as COMMAND DOCS describes it: its name, then a map of summary, since and group.
-    private static func writeDocs(_ name: String, to replies: inout ByteBuffer, protocol version: RESPProtocolVersion) {
+    private static func writeDocs(_ name: String, to replies: inout ReplyBuffer, protocol version: RESPProtocolVersion) {
         guard let command = table[name] else { return }
         replies.writeBulkString(name)
         replies.writeMapHeader(3, protocol: version)

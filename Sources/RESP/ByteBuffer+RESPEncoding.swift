@@ -103,6 +103,17 @@ extension ByteBuffer {
         self.writeCRLF()
     }
 
+    /// Writes `$<length>\r\n`, the start of a bulk string whose bytes are written elsewhere
+    /// (kept in buffers of their own), to be ended with ``writeBulkStringEnd()``.
+    public mutating func writeBulkStringHeader(length: Int) {
+        self.writeRESPNumberLine(RESPByte.bulkString, Int64(length))
+    }
+
+    /// Writes the `\r\n` after a bulk string's bytes.
+    public mutating func writeBulkStringEnd() {
+        self.writeCRLF()
+    }
+
     /// Writes `$<count>\r\n<utf8>\r\n`.
     public mutating func writeBulkString(_ string: String) {
         self.writeRESPNumberLine(RESPByte.bulkString, Int64(string.utf8.count))

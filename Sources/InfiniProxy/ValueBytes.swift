@@ -1,0 +1,63 @@
+public import NIOCore
+
+/// A value's bytes as one or more buffers in order. A large value read from the nodes is the
+/// payloads of its data chunks side by side, and reaches the client that way: joining them
+/// would copy every byte once more.
+public struct ValueBytes: Sendable, Equatable, CustomStringConvertible {
+    /// Parts at least this long are kept as they are; shorter ones are copied together, since
+    /// a part costs the writer an I/O vector and the reader a buffer.
+    static let separatePartLength = 16 << 10
+
+    public private(set) var parts: [ByteBuffer]
+    public private(set) var readableBytes: Int
+    /// Bytes still to come, so a buffer started for short parts has room for those that follow.
+    private var expectedBytes: Int
+    /// Whether the last part is this value's own buffer, which short parts are copied into.
+    private var fillsLastPart = false
+
+    public init(_ buffer: ByteBuffer) {
+        parts = [buffer]
+        readableBytes = buffer.readableBytes
+        expectedBytes = 0
+    }
+
+    /// An empty value that `expectedLength` bytes will be appended to.
+    init(expectedLength: Int) {
+        parts = []
+        readableBytes = 0
+        expectedBytes = expectedLength
+    }
+
+    /// Adds `part` at the end: as a part of its own when it is long; otherwise copied, together
+    /// with the short parts next to it, into a buffer of this value's own.
+    mutating func append(_ part: ByteBuffer) {
+        let length = part.readableBytes
+        readableBytes += length
+        expectedBytes = max(0, expectedBytes - length)
+        if length >= Self.separatePartLength {
+            parts.append(part)
+            fillsLastPart = false
+        } else if fillsLastPart {
+            parts[parts.count - 1].writeImmutableBuffer(part)
+        } else {
+            var buffer = ByteBufferAllocator().buffer(capacity: length + min(expectedBytes, Self.separatePartLength * 4))
+            buffer.writeImmutableBuffer(part)
+            parts.append(buffer)
+            fillsLastPart = true
+        }
+    }
+
+    /// All the bytes in one buffer: the only part itself, or a copy joining the parts.
+    public var joined: ByteBuffer {
+        guard parts.count > 1 else { return parts.first ?? ByteBuffer() }
+        var buffer = ByteBufferAllocator().buffer(capacity: readableBytes)
+        for part in parts { buffer.writeImmutableBuffer(part) }
+        return buffer
+    }
+
+    public static func == (lhs: ValueBytes, rhs: ValueBytes) -> Bool {
+        lhs.readableBytes == rhs.readableBytes && lhs.joined == rhs.joined
+    }
+
+    public var description: String { String(buffer: joined) }
+}
