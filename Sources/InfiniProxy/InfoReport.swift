@@ -68,6 +68,10 @@ struct InfoReport {
                 "maxmemory:0",
                 "maxmemory_human:0B",
                 "maxmemory_policy:noeviction",
+                "infinistore_client_memory:\(server.clientMemory.capacity)",
+                "infinistore_client_memory_held:\(server.clientMemory.reservedBytes)",
+                "infinistore_client_memory_peak:\(server.clientMemory.peakBytes)",
+                "infinistore_client_memory_waits:\(server.clientMemory.waitCount)",
             ]
         case "stats":
             return [

@@ -17,6 +17,13 @@ public struct ProxyServer: Sendable {
         /// Redis's `client-query-buffer-limit`: a client leaving more unparsed bytes buffered
         /// than this is disconnected.
         public var queryBufferLimit: Int
+        /// Most bytes of large values (``largeValueLength`` and up) received from all clients
+        /// at once: a client whose next value would pass it is not read until values received
+        /// before are stored. One value always goes through, however large.
+        public var clientMemory: Int
+
+        /// The default ``clientMemory``: two values of the default maximum length.
+        public static let defaultClientMemory = 1 << 30
 
         /// - Precondition: `queryBufferLimit >= maximumBulkLength`, so the largest accepted
         ///   value fits in the query buffer.
@@ -26,18 +33,25 @@ public struct ProxyServer: Sendable {
             maximumBulkLength: Int = 512 << 20,
             password: String? = nil,
             maximumClients: Int = 10_000,
-            queryBufferLimit: Int = 1 << 30
+            queryBufferLimit: Int = 1 << 30,
+            clientMemory: Int = defaultClientMemory
         ) {
             precondition(queryBufferLimit >= maximumBulkLength, "client-query-buffer-limit below proto-max-bulk-len")
             precondition(maximumClients >= 1, "maxclients below 1")
+            precondition(clientMemory >= 1, "client memory below one byte")
             self.host = host
             self.port = port
             self.maximumBulkLength = maximumBulkLength
             self.password = password
             self.maximumClients = maximumClients
             self.queryBufferLimit = queryBufferLimit
+            self.clientMemory = clientMemory
         }
     }
+
+    /// Values this long and longer count against ``Configuration/clientMemory`` while they
+    /// arrive; shorter ones are bounded by each client's query buffer alone.
+    static let largeValueLength = 64 << 10
 
     /// Most room made ahead for a large argument before its bytes arrive.
     static let bulkRoomAhead = 2 << 20
@@ -95,6 +109,24 @@ public struct ProxyServer: Sendable {
         }
     }
 
+    /// Holds as much of the shared client memory as the command still arriving needs, once it
+    /// carries a large value. Commands that ran gave back what they held, so a new one waits for
+    /// its share holding nothing; a command already holding some takes more without waiting,
+    /// because two clients each waiting for the other's bytes would wait for good.
+    private static func hold(_ held: inout Int, of budget: ByteBudget, for needed: Int, afterExecuting executed: Bool) async throws {
+        if executed {
+            budget.release(held)
+            held = 0
+        }
+        guard needed >= largeValueLength, needed > held else { return }
+        if held == 0 {
+            try await budget.reserve(needed)
+        } else {
+            budget.take(needed - held)
+        }
+        held = needed
+    }
+
     /// Removes expired keys nobody reads, until cancelled.
     private func sweepExpiredKeys() async {
         while true {
@@ -115,6 +147,9 @@ public struct ProxyServer: Sendable {
     /// Reads pipelined commands, answers them in order, and writes each read's replies at once.
     private func serve(_ client: NIOAsyncChannel<ByteBuffer, ByteBuffer>, state: ServerState) async {
         let limits = RESPCommandParser.Limits(maximumBulkLength: configuration.maximumBulkLength)
+        // Bytes of the shared client memory held for the command still arriving.
+        var held = 0
+        defer { state.clientMemory.release(held) }
         try? await client.executeThenClose { inbound, outbound in
             var session = ClientSession(server: state)
             var parser = RESPCommandParser(limits: limits)
@@ -143,6 +178,7 @@ public struct ProxyServer: Sendable {
                 // broken or hostile, and what it sent so far cannot be answered.
                 if closing || pending.readableBytes > state.settings.queryBufferLimit { return }
                 pending.discardReadBytes()
+                try await Self.hold(&held, of: state.clientMemory, for: parser.readableBytesNeeded ?? 0, afterExecuting: !commands.isEmpty)
                 // A large value arrives in many reads: room for it is made ahead rather than by
                 // doubling read by read, but never more than the bytes already sent (or 2 MiB),
                 // so a length claimed and never sent cannot make the proxy allocate it.

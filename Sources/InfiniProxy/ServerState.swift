@@ -28,6 +28,9 @@ final class ServerState: Sendable {
     let startedAt = ContinuousClock.now
     /// A random id for this run, as INFO's `run_id`.
     let runID = String((0..<40).map { _ in "0123456789abcdef".randomElement() ?? "0" })
+    /// The memory large values arriving from clients share; see
+    /// ``ProxyServer/Configuration/clientMemory``.
+    let clientMemory: ByteBudget
     private let mutableSettings: Mutex<Settings>
     private let counters = Mutex(Statistics())
 
@@ -36,6 +39,7 @@ final class ServerState: Sendable {
         self.store = store
         self.nodePool = nodePool
         self.port = port
+        self.clientMemory = ByteBudget(capacity: configuration.clientMemory)
         self.mutableSettings = Mutex(
             Settings(
                 password: configuration.password,

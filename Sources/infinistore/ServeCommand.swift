@@ -108,6 +108,12 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var recoveryHelpBytes: Int?
 
+    @Option(
+        name: .customLong("client-memory"),
+        help: "Most bytes of large values (64 KiB and up) received from all clients at once; a client whose next value would pass it is not read until values received before are stored. One value always goes through (default: 1073741824)."
+    )
+    var clientMemory: Int?
+
     /// The settings given as flags; a config file fills in the rest.
     private var flags: ServeSettings {
         ServeSettings(
@@ -115,7 +121,7 @@ struct ServeCommand: AsyncParsableCommand {
             durability: durability, appendfsync: appendfsync, metadata: metadata, ec: ec, nodes: nodes, reclaimAfter: reclaimAfter, nodeTimeout: nodeTimeout,
             requirepass: requirepass, maxclients: maxclients, maximumBulkLength: maximumBulkLength, readCache: readCache,
             smallObjectThreshold: smallObjectThreshold, warmup: warmup, unpersistedLimit: unpersistedLimit, writeBehind: writeBehind,
-            recoveryHelpers: recoveryHelpers, recoveryHelpBytes: recoveryHelpBytes
+            recoveryHelpers: recoveryHelpers, recoveryHelpBytes: recoveryHelpBytes, clientMemory: clientMemory
         )
     }
 
@@ -199,7 +205,8 @@ struct ServeCommand: AsyncParsableCommand {
                 port: settings.port,
                 maximumBulkLength: settings.maximumBulkLength,
                 password: settings.requirepass,
-                maximumClients: settings.maxclients
+                maximumClients: settings.maxclients,
+                clientMemory: settings.clientMemory
             ),
             store: store,
             nodePool: pool

@@ -31,6 +31,7 @@ struct ServeSettings: Decodable {
     var writeBehind: Double?
     var recoveryHelpers: Int?
     var recoveryHelpBytes: Int?
+    var clientMemory: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case port, bind, cos, durability, appendfsync, metadata, ec, nodes, requirepass, maxclients, warmup
@@ -45,6 +46,7 @@ struct ServeSettings: Decodable {
         case writeBehind = "write-behind"
         case recoveryHelpers = "recovery-helpers"
         case recoveryHelpBytes = "recovery-help-bytes"
+        case clientMemory = "client-memory"
     }
 
     /// The settings after layering, with defaults filled in and every value checked.
@@ -73,6 +75,7 @@ struct ServeSettings: Decodable {
         var writeBehind: Duration
         var recoveryHelpers: Int
         var recoveryHelpBytes: Int
+        var clientMemory: Int
     }
 
     /// Where the proxy's metadata log lives.
@@ -118,7 +121,8 @@ extension ServeSettings {
             maximumBulkLength: maximumBulkLength ?? base.maximumBulkLength, readCache: readCache ?? base.readCache,
             smallObjectThreshold: smallObjectThreshold ?? base.smallObjectThreshold, warmup: warmup ?? base.warmup,
             unpersistedLimit: unpersistedLimit ?? base.unpersistedLimit, writeBehind: writeBehind ?? base.writeBehind,
-            recoveryHelpers: recoveryHelpers ?? base.recoveryHelpers, recoveryHelpBytes: recoveryHelpBytes ?? base.recoveryHelpBytes
+            recoveryHelpers: recoveryHelpers ?? base.recoveryHelpers, recoveryHelpBytes: recoveryHelpBytes ?? base.recoveryHelpBytes,
+            clientMemory: clientMemory ?? base.clientMemory
         )
     }
 
@@ -150,6 +154,8 @@ extension ServeSettings {
         guard recoveryHelpers >= 0 else { throw ValidationError("--recovery-helpers must not be negative") }
         let recoveryHelpBytes = recoveryHelpBytes ?? 64 << 20
         guard recoveryHelpBytes >= 1 else { throw ValidationError("--recovery-help-bytes must be at least 1") }
+        let clientMemory = clientMemory ?? ProxyServer.Configuration.defaultClientMemory
+        guard clientMemory >= 1 else { throw ValidationError("--client-memory must be at least 1") }
         let nodeTimeout = nodeTimeout ?? 30
         guard nodeTimeout > 0, nodeTimeout <= 3600 else { throw ValidationError("--node-timeout must be between 0 and 3600 seconds") }
         let maxclients = maxclients ?? 10_000
@@ -187,18 +193,19 @@ extension ServeSettings {
             metadataLocation: metadataLocation,
             geometry: geometry,
             nodeCount: nodeCount,
-            reclaimAfter: reclaimAfter.map { .milliseconds(Int64($0 * 1000)) },
-            nodeTimeout: .milliseconds(Int64(nodeTimeout * 1000)),
+            reclaimAfter: reclaimAfter.map { .seconds($0) },
+            nodeTimeout: .seconds(nodeTimeout),
             requirepass: requirepass,
             maxclients: maxclients,
             maximumBulkLength: maximumBulkLength,
             readCacheCapacity: readCacheCapacity,
             smallObjectThreshold: smallObjectThreshold,
-            warmupInterval: warmup > 0 ? .milliseconds(Int64(warmup * 1000)) : nil,
+            warmupInterval: warmup > 0 ? .seconds(warmup) : nil,
             unpersistedLimit: unpersistedLimit,
-            writeBehind: .milliseconds(Int64(writeBehind * 1000)),
+            writeBehind: .seconds(writeBehind),
             recoveryHelpers: recoveryHelpers,
-            recoveryHelpBytes: recoveryHelpBytes
+            recoveryHelpBytes: recoveryHelpBytes,
+            clientMemory: clientMemory
         )
     }
 }

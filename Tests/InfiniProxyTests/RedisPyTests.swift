@@ -36,4 +36,12 @@ import Testing
             try await runPythonScript("limits.py", [String(port), String(protocolVersion), "5", "4096", "1000"])
         }
     }
+
+    @Test(arguments: [2, 3]) func largeValuesShareTheClientMemory(protocolVersion: Int) async throws {
+        let clientMemory = 1 << 20
+        let configuration = ProxyServer.Configuration(port: 0, clientMemory: clientMemory)
+        try await withProxy(configuration: configuration) { (port: Int, _: [InProcessChunkNode]) async throws in
+            try await runPythonScript("client_memory.py", [String(port), String(protocolVersion), String(clientMemory)])
+        }
+    }
 }
