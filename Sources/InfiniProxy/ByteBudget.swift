@@ -99,6 +99,26 @@ final class ByteBudget: Sendable {
         state.withLock { $0.take(bytes) }
     }
 
+    /// Bytes of a budget, given back when the hold goes away: a value keeps its hold for as
+    /// long as any reply still carries it.
+    final class Hold: Sendable {
+        let budget: ByteBudget
+        let bytes: Int
+
+        fileprivate init(budget: ByteBudget, bytes: Int) {
+            self.budget = budget
+            self.bytes = bytes
+        }
+
+        deinit { budget.release(bytes) }
+    }
+
+    /// Holds `bytes` until the returned hold goes away: reserved if `waiting`, else taken at once.
+    func hold(_ bytes: Int, waiting: Bool) async throws -> Hold {
+        if waiting { try await reserve(bytes) } else { take(bytes) }
+        return Hold(budget: self, bytes: bytes)
+    }
+
     /// Gives back `bytes` taken before, and lets in the waiters that now fit.
     func release(_ bytes: Int) {
         guard bytes > 0 else { return }

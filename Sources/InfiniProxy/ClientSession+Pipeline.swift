@@ -70,7 +70,8 @@ extension ClientSession {
     /// written; returns how many it answered.
     private mutating func getEach(_ commands: ArraySlice<[ByteBuffer]>, replies: inout ReplyBuffer) async -> Int {
         do {
-            let values = try await store.getAll(commands.map { $0[1] }, byteLimit: Self.replyFlushThreshold)
+            let values = try await store.getAll(
+                commands.map { $0[1] }, byteLimit: Self.replyFlushThreshold, memory: clientMemory(beside: replies))
             for value in values { writeValue(value, to: &replies) }
             return values.count
         } catch {

@@ -14,6 +14,8 @@ struct ClientSession {
     /// setting a password later does not lock out clients already connected).
     var isAuthenticated: Bool
     let id: Int
+    /// Bytes of the shared client memory held for the large value of the command still arriving.
+    var arrivingValueMemory = 0
 
     private static let nextID = Counter()
 
@@ -62,6 +64,12 @@ struct ClientSession {
         var text = "ERR unknown command '\(name.prefix(128))', with args beginning with: "
         for argument in arguments { text += "'\(String(buffer: argument).prefix(128))' " }
         return text
+    }
+
+    /// The client memory a read that answers into `replies` draws on: it may wait for its share
+    /// only while this client holds none, neither for a value arriving nor for replies unsent.
+    func clientMemory(beside replies: ReplyBuffer) -> ClientMemory {
+        ClientMemory(budget: server.clientMemory, mayWait: arrivingValueMemory == 0 && !replies.holdsClientMemory)
     }
 
     /// Writes a bulk string, or null for a missing value.

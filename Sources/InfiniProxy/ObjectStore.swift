@@ -135,6 +135,10 @@ public actor ObjectStore {
     private var encoder: ObjectEncoder
     private var keyspace = Keyspace()
     private var readCache: ReadCache
+    /// Versions being read, with how many reads each: their chunks stay until the last read ends.
+    private var readers: [UInt64: Int] = [:]
+    /// Versions superseded or deleted while being read, freed once their reads end.
+    private var discardedWhileRead: [UInt64: Entry] = [:]
     private var lastVersion: UInt64 = 0
     /// The highest version the previous run of the proxy may have used; 0 on a first start.
     private let recoveredHighestVersion: UInt64
@@ -460,10 +464,16 @@ public actor ObjectStore {
         }
     }
 
-    /// The committed value of `key`, or nil if there is none.
-    public func get(_ key: ByteBuffer) async throws -> ValueBytes? {
+    /// The committed value of `key`, or nil if there is none. A large value holds its share of
+    /// `memory` from before it is read until the reply carrying it is gone.
+    public func get(_ key: ByteBuffer, memory: ClientMemory? = nil) async throws -> ValueBytes? {
         guard let entry = lookup(key) else { return nil }
-        return try await read(entry, of: key, range: 0..<entry.descriptor.length)
+        pin(entry)
+        defer { unpin(entry) }
+        let hold = try await hold([entry.descriptor.length], of: memory)
+        var value = try await read(entry, of: key, range: 0..<entry.descriptor.length)
+        value.hold = hold
+        return value
     }
 
     /// The committed values of several keys (MGET), all pinned at one moment; values in the
@@ -472,8 +482,9 @@ public actor ObjectStore {
     ///
     /// With a `byteLimit`, only the longest prefix of `keys` whose values total at most that
     /// many bytes is read (always at least the first key), and the result is that much shorter:
-    /// a pipelining client then holds a bounded amount of values at a time, however large.
-    public func getAll(_ keys: [ByteBuffer], byteLimit: Int = .max) async throws -> [ValueBytes?] {
+    /// a pipelining client then holds a bounded amount of values at a time, however large. The
+    /// large values read hold their share of `memory` together, taken before any is read.
+    public func getAll(_ keys: [ByteBuffer], byteLimit: Int = .max, memory: ClientMemory? = nil) async throws -> [ValueBytes?] {
         var values: [ValueBytes?] = []
         // By version, so a key asked for many times (a pipeline's hot key) is read once.
         var uncached: [UInt64: (entry: Entry, indexes: [Int])] = [:]
@@ -492,12 +503,17 @@ public actor ObjectStore {
             }
         }
         if uncached.isEmpty { return values }
+        for (entry, _) in uncached.values { pin(entry) }
+        defer { for (entry, _) in uncached.values { unpin(entry) } }
+        // One hold for all of them: a reader holding part of its share must not wait for the rest.
+        let hold = try await hold(uncached.values.map(\.entry.descriptor.length), of: memory)
         return try await withThrowingTaskGroup(of: (UInt64, ValueBytes).self) { group in
             for (version, (entry, indexes)) in uncached {
                 let key = keys[indexes[0]]
                 group.addTask { (version, try await self.read(entry, of: key, range: 0..<entry.descriptor.length)) }
             }
-            for try await (version, value) in group {
+            for try await (version, var value) in group {
+                value.hold = hold
                 for index in uncached[version]?.indexes ?? [] { values[index] = value }
             }
             return values
@@ -506,23 +522,36 @@ public actor ObjectStore {
 
     /// The bytes of `key`'s value in `range` (clamped to the value), fetching and decoding only
     /// the stripes that overlap it; nil if the key does not exist.
-    public func get(_ key: ByteBuffer, range: Range<Int>) async throws -> ValueBytes? {
+    public func get(_ key: ByteBuffer, range: Range<Int>, memory: ClientMemory? = nil) async throws -> ValueBytes? {
         guard let entry = lookup(key) else { return nil }
-        return try await read(entry, of: key, range: range)
+        pin(entry)
+        defer { unpin(entry) }
+        let hold = try await hold([range.clamped(to: 0..<entry.descriptor.length).count], of: memory)
+        var value = try await read(entry, of: key, range: range)
+        value.hold = hold
+        return value
     }
 
     /// The value of `key`, which is then deleted unless a newer version was committed meanwhile.
-    public func getAndDelete(_ key: ByteBuffer) async throws -> ValueBytes? {
+    public func getAndDelete(_ key: ByteBuffer, memory: ClientMemory? = nil) async throws -> ValueBytes? {
         guard let entry = lookup(key) else { return nil }
-        let value = try await read(entry, of: key, range: 0..<entry.descriptor.length)
+        pin(entry)
+        defer { unpin(entry) }
+        let hold = try await hold([entry.descriptor.length], of: memory)
+        var value = try await read(entry, of: key, range: 0..<entry.descriptor.length)
+        value.hold = hold
         if keyspace[key]?.descriptor.version == entry.descriptor.version { try await delete(key) }
         return value
     }
 
     /// The value of `key`, whose TTL is then changed by `expiry` (GETEX).
-    public func getAndUpdateExpiry(_ key: ByteBuffer, expiry: ExpiryUpdate) async throws -> ValueBytes? {
+    public func getAndUpdateExpiry(_ key: ByteBuffer, expiry: ExpiryUpdate, memory: ClientMemory? = nil) async throws -> ValueBytes? {
         guard let entry = lookup(key) else { return nil }
-        let value = try await read(entry, of: key, range: 0..<entry.descriptor.length)
+        pin(entry)
+        defer { unpin(entry) }
+        let hold = try await hold([entry.descriptor.length], of: memory)
+        var value = try await read(entry, of: key, range: 0..<entry.descriptor.length)
+        value.hold = hold
         switch expiry {
         case .keep: break
         case .clear: try await setExpiry(nil, of: key)
@@ -857,9 +886,39 @@ public actor ObjectStore {
         journal?.checkpointEnded()
     }
 
-    /// Queues a superseded or deleted version's chunks to be freed on their nodes and in the COS.
+    /// Keeps the chunks of `entry`'s version until ``unpin(_:)``, even if the version is
+    /// superseded or deleted meanwhile: a read that found it can always finish.
+    private func pin(_ entry: Entry) {
+        readers[entry.version, default: 0] += 1
+    }
+
+    private func unpin(_ entry: Entry) {
+        guard let count = readers[entry.version] else { return }
+        guard count == 1 else {
+            readers[entry.version] = count - 1
+            return
+        }
+        readers[entry.version] = nil
+        if let discarded = discardedWhileRead.removeValue(forKey: entry.version) { discard(discarded) }
+    }
+
+    /// Holds the client memory the large values among `lengths` take, if any; the actor is left
+    /// only when there is something to hold.
+    private func hold(_ lengths: some Sequence<Int>, of memory: ClientMemory?) async throws -> ByteBudget.Hold? {
+        guard let memory else { return nil }
+        let bytes = memory.largeBytes(in: lengths)
+        guard bytes > 0 else { return nil }
+        return try await memory.budget.hold(bytes, waiting: memory.mayWait)
+    }
+
+    /// Queues a superseded or deleted version's chunks to be freed on their nodes and in the COS,
+    /// once no read has them pinned.
     private func discard(_ entry: Entry) {
         readCache.remove(entry.version)
+        if readers[entry.version] != nil {
+            discardedWhileRead[entry.version] = entry
+            return
+        }
         collector.collect(entry.chunkIDs.map { ($0.nodeIndex, $0.chunk, entry.isPersisted(shard: $0.chunk.shard)) })
     }
 

@@ -17,9 +17,9 @@ public struct ProxyServer: Sendable {
         /// Redis's `client-query-buffer-limit`: a client leaving more unparsed bytes buffered
         /// than this is disconnected.
         public var queryBufferLimit: Int
-        /// Most bytes of large values (``largeValueLength`` and up) received from all clients
-        /// at once: a client whose next value would pass it is not read until values received
-        /// before are stored. One value always goes through, however large.
+        /// Most bytes of large values (``ClientMemory/largeValueLength`` and up) arriving from
+        /// and read for all clients at once: a client whose next value would pass it waits until
+        /// values before it are stored or sent. One value always goes through, however large.
         public var clientMemory: Int
 
         /// The default ``clientMemory``: two values of the default maximum length.
@@ -48,10 +48,6 @@ public struct ProxyServer: Sendable {
             self.clientMemory = clientMemory
         }
     }
-
-    /// Values this long and longer count against ``Configuration/clientMemory`` while they
-    /// arrive; shorter ones are bounded by each client's query buffer alone.
-    static let largeValueLength = 64 << 10
 
     /// Most room made ahead for a large argument before its bytes arrive.
     static let bulkRoomAhead = 2 << 20
@@ -118,7 +114,7 @@ public struct ProxyServer: Sendable {
             budget.release(held)
             held = 0
         }
-        guard needed >= largeValueLength, needed > held else { return }
+        guard needed >= ClientMemory.largeValueLength, needed > held else { return }
         if held == 0 {
             try await budget.reserve(needed)
         } else {
@@ -147,11 +143,9 @@ public struct ProxyServer: Sendable {
     /// Reads pipelined commands, answers them in order, and writes each read's replies at once.
     private func serve(_ client: NIOAsyncChannel<ByteBuffer, ByteBuffer>, state: ServerState) async {
         let limits = RESPCommandParser.Limits(maximumBulkLength: configuration.maximumBulkLength)
-        // Bytes of the shared client memory held for the command still arriving.
-        var held = 0
-        defer { state.clientMemory.release(held) }
         try? await client.executeThenClose { inbound, outbound in
             var session = ClientSession(server: state)
+            defer { state.clientMemory.release(session.arrivingValueMemory) }
             var parser = RESPCommandParser(limits: limits)
             var pending = ByteBuffer()
             for try await var bytes in inbound {
@@ -178,7 +172,7 @@ public struct ProxyServer: Sendable {
                 // broken or hostile, and what it sent so far cannot be answered.
                 if closing || pending.readableBytes > state.settings.queryBufferLimit { return }
                 pending.discardReadBytes()
-                try await Self.hold(&held, of: state.clientMemory, for: parser.readableBytesNeeded ?? 0, afterExecuting: !commands.isEmpty)
+                try await Self.hold(&session.arrivingValueMemory, of: state.clientMemory, for: parser.readableBytesNeeded ?? 0, afterExecuting: !commands.isEmpty)
                 // A large value arrives in many reads: room for it is made ahead rather than by
                 // doubling read by read, but never more than the bytes already sent (or 2 MiB),
                 // so a length claimed and never sent cannot make the proxy allocate it.

@@ -11,6 +11,8 @@ struct ReplyBuffer {
     private var finishedBytes = 0
     /// Where replies are being encoded.
     private var encoded: ByteBuffer
+    /// The client memory the values in these replies hold, given back once they are written.
+    private var holds: [ByteBudget.Hold] = []
     private let allocator: ByteBufferAllocator
 
     init(allocator: ByteBufferAllocator) {
@@ -19,6 +21,9 @@ struct ReplyBuffer {
     }
 
     var readableBytes: Int { finishedBytes + encoded.readableBytes }
+
+    /// Whether values in these replies hold client memory.
+    var holdsClientMemory: Bool { !holds.isEmpty }
 
     /// Every buffer to write, in order.
     var buffers: [ByteBuffer] {
@@ -29,10 +34,12 @@ struct ReplyBuffer {
         finished.removeAll(keepingCapacity: true)
         finishedBytes = 0
         encoded.clear()
+        holds.removeAll()
     }
 
     /// Writes `value` as a bulk string, its long parts by reference.
     mutating func writeBulkString(_ value: ValueBytes) {
+        if let hold = value.hold { holds.append(hold) }
         encoded.writeBulkStringHeader(length: value.readableBytes)
         for part in value.parts {
             if part.readableBytes >= ValueBytes.separatePartLength {

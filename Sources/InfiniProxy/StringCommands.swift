@@ -6,7 +6,7 @@ extension Command {
     static let stringCommands: [String: Command] = [
         "get": Command(arity: 2, group: "string", summary: "Returns the string value of a key.", flags: ["readonly", "fast"], keys: .first) {
             session, arguments, replies in
-            session.writeValue(try await session.store.get(arguments[0]), to: &replies)
+            session.writeValue(try await session.store.get(arguments[0], memory: session.clientMemory(beside: replies)), to: &replies)
             return .keepOpen
         },
         "set": Command(
@@ -16,7 +16,7 @@ extension Command {
         ) { session, arguments, replies in
             let options = try ExtendedStringOptions(arguments.dropFirst(2), for: .set, now: session.store.now())
             let key = arguments[0]
-            let previous = options.returnsPrevious ? try await session.store.get(key) : nil
+            let previous = options.returnsPrevious ? try await session.store.get(key, memory: session.clientMemory(beside: replies)) : nil
             let written = try await session.store.set(
                 owned(key), value: arguments[1], condition: options.condition, expiry: options.expiry)
             if options.returnsPrevious {
@@ -40,7 +40,7 @@ extension Command {
             arity: 2, group: "string", summary: "Returns the string value of a key after deleting the key.",
             flags: ["write", "fast"], keys: .first
         ) { session, arguments, replies in
-            session.writeValue(try await session.store.getAndDelete(arguments[0]), to: &replies)
+            session.writeValue(try await session.store.getAndDelete(arguments[0], memory: session.clientMemory(beside: replies)), to: &replies)
             return .keepOpen
         },
         "getex": Command(
@@ -48,14 +48,16 @@ extension Command {
             flags: ["write", "fast"], keys: .first
         ) { session, arguments, replies in
             let options = try ExtendedStringOptions(arguments.dropFirst(), for: .getex, now: session.store.now())
-            session.writeValue(try await session.store.getAndUpdateExpiry(arguments[0], expiry: options.expiry), to: &replies)
+            session.writeValue(
+                try await session.store.getAndUpdateExpiry(arguments[0], expiry: options.expiry, memory: session.clientMemory(beside: replies)),
+                to: &replies)
             return .keepOpen
         },
         "mget": Command(
             arity: -2, group: "string", summary: "Atomically returns the string values of one or more keys.",
             flags: ["readonly", "fast"], keys: .all
         ) { session, arguments, replies in
-            let values = try await session.store.getAll(arguments)
+            let values = try await session.store.getAll(arguments, memory: session.clientMemory(beside: replies))
             replies.writeArrayHeader(values.count)
             for value in values { session.writeValue(value, to: &replies) }
             return .keepOpen
@@ -84,7 +86,7 @@ extension Command {
             let key = arguments[0]
             guard let length = await session.store.length(of: key),
                 let range = byteRange(start: start, end: end, length: length),
-                let value = try await session.store.get(key, range: range)
+                let value = try await session.store.get(key, range: range, memory: session.clientMemory(beside: replies))
             else {
                 replies.writeBulkString("")
                 return .keepOpen

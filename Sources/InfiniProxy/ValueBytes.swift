@@ -10,6 +10,8 @@ public struct ValueBytes: Sendable, Equatable, CustomStringConvertible {
 
     public private(set) var parts: [ByteBuffer]
     public private(set) var readableBytes: Int
+    /// The share of the client memory the value takes while a reply carries it.
+    var hold: ByteBudget.Hold?
     /// Bytes still to come, so a buffer started for short parts has room for those that follow.
     private var expectedBytes: Int
     /// Whether the last part is this value's own buffer, which short parts are copied into.

@@ -110,7 +110,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("client-memory"),
-        help: "Most bytes of large values (64 KiB and up) received from all clients at once; a client whose next value would pass it is not read until values received before are stored. One value always goes through (default: 1073741824)."
+        help: "Most bytes of large values (64 KiB and up) arriving from and read for all clients at once; a client whose value would pass it waits until earlier ones are stored or sent. One value always goes through (default: 1073741824)."
     )
     var clientMemory: Int?
 

@@ -64,6 +64,41 @@ actor StallingChunkNode: ChunkNode {
     func remove(_ chunks: [ChunkID]) async -> Set<ChunkID> { await node.remove(chunks) }
 }
 
+/// A memory node whose reads wait, while its gate is closed, until the test opens it.
+actor GatedChunkNode: ChunkNode {
+    nonisolated let id: Int
+    private let node: InProcessChunkNode
+    private var isClosed = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(id: Int) {
+        self.id = id
+        self.node = InProcessChunkNode(id: id)
+    }
+
+    var waitingReads: Int { waiting.count }
+    var storedBytes: Int { get async { await node.storedBytes } }
+
+    func close() { isClosed = true }
+
+    func open() {
+        isClosed = false
+        for read in waiting { read.resume() }
+        waiting.removeAll()
+    }
+
+    func store(_ chunk: ChunkID, bytes: ByteBuffer, persist: Bool) async throws {
+        try await node.store(chunk, bytes: bytes, persist: persist)
+    }
+
+    func fetch(_ chunk: ChunkID) async throws -> ByteBuffer? {
+        if isClosed { await withCheckedContinuation { waiting.append($0) } }
+        return try await node.fetch(chunk)
+    }
+
+    func remove(_ chunks: [ChunkID]) async -> Set<ChunkID> { await node.remove(chunks) }
+}
+
 /// A memory node that can lose everything it holds, as a node process that is killed does.
 actor ForgetfulChunkNode: ChunkNode {
     nonisolated let id: Int
@@ -330,6 +365,38 @@ struct ObjectStoreTests {
         await store.collectGarbage()
         #expect(await storedBytes() == oneVersion)
         #expect(try await store.get(Self.key("kept"))?.joined == value)
+    }
+
+    @Test func aReadFinishesWithTheVersionItFoundThoughItIsOverwrittenAndCollectedMeanwhile() async throws {
+        let nodes = (0..<6).map { GatedChunkNode(id: $0) }
+        let store = try Self.makeStore(nodes: nodes)
+        func storedBytes() async -> Int {
+            var total = 0
+            for node in nodes { total += await node.storedBytes }
+            return total
+        }
+        let old = ByteBuffer(bytes: SampleData.random(50_000, seed: 1))
+        try await store.set(Self.key("k"), value: old)
+        await store.collectGarbage()
+        let oneVersion = await storedBytes()
+
+        for node in nodes { await node.close() }
+        let read = Task { try await store.get(Self.key("k"))?.joined }
+        var waiting = 0
+        for _ in 0..<500 where waiting < 4 {
+            try await Task.sleep(for: .milliseconds(5))
+            waiting = 0
+            for node in nodes { waiting += await node.waitingReads }
+        }
+        #expect(waiting >= 4, "the read never reached the nodes")
+
+        try await store.set(Self.key("k"), value: ByteBuffer(bytes: SampleData.random(50_000, seed: 2)))
+        await store.collectGarbage()
+        #expect(await storedBytes() == 2 * oneVersion, "the version being read was freed under the read")
+        for node in nodes { await node.open() }
+        #expect(try await read.value == old)
+        await store.collectGarbage()
+        #expect(await storedBytes() == oneVersion, "the old version was kept after its read ended")
     }
 
     @Test func scanReturnsEveryKeyPresentThroughoutDespiteChurn() async throws {

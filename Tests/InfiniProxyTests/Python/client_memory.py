@@ -1,5 +1,5 @@
-"""The memory large values arriving from all clients share (--client-memory), through raw sockets
-and redis-py: a client whose value would pass it is not read until another's value is stored.
+"""The memory large values from and to all clients share (--client-memory), through raw sockets and
+redis-py: a client whose value would pass it waits until another's value is stored or sent.
 
 Usage: python3 client_memory.py PORT PROTOCOL CLIENT_MEMORY
 """
@@ -28,6 +28,15 @@ def wait_until(condition, what):
 
 def set_request(key, value):
     return b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(value), value)
+
+
+def receive(sock, count):
+    data = bytearray()
+    while len(data) < count:
+        chunk = sock.recv(1 << 20)
+        assert chunk, "the proxy closed the connection"
+        data += chunk
+    return bytes(data)
 
 
 def reply(sock):
@@ -68,6 +77,30 @@ assert observer.get("first") == first_value
 assert observer.get("second") == second_value
 wait_until(lambda: memory()["infinistore_client_memory_held"] == 0, "memory was still held after both clients left")
 assert memory()["infinistore_client_memory_peak"] <= client_memory
+
+# Large values read for a client hold their share until they are sent: a client that pipelines
+# GETs and does not read the replies holds it, and another client's large GET waits.
+reader_request = b"*2\r\n$3\r\nGET\r\n$5\r\nfirst\r\n" * 40
+with socket.create_connection(("127.0.0.1", port)) as slow, socket.create_connection(("127.0.0.1", port)) as other:
+    slow.sendall(reader_request)
+    # The kernel's buffers fill with replies; then the proxy holds the ones it could not send.
+    wait_until(lambda: memory()["infinistore_client_memory_held"] >= length, "the slow reader's values were never held")
+    waits = memory()["infinistore_client_memory_waits"]
+    other.sendall(b"*2\r\n$3\r\nGET\r\n$6\r\nsecond\r\n")
+    wait_until(lambda: memory()["infinistore_client_memory_waits"] > waits, "the other reader never waited")
+    other.settimeout(0.5)
+    try:
+        early = other.recv(100)
+        assert False, "the other GET was answered while the slow reader held the memory: %r" % early[:20]
+    except socket.timeout:
+        pass
+    other.settimeout(60)
+
+    expected = (b"$%d\r\n%s\r\n" % (length, first_value)) * 40
+    assert receive(slow, len(expected)) == expected
+    expected = b"$%d\r\n%s\r\n" % (length, second_value)
+    assert receive(other, len(expected)) == expected
+wait_until(lambda: memory()["infinistore_client_memory_held"] == 0, "memory was still held after both readers left")
 
 # A value larger than the whole budget still goes through on its own.
 large = os.urandom(client_memory + 1)
