@@ -54,6 +54,15 @@ final class ByteBudget: Sendable {
     /// How many reservations had to wait.
     var waitCount: Int { state.withLock { $0.waits } }
 
+    /// Takes `bytes` if they fit now and nobody waits before them; returns whether it did.
+    func reserveNow(_ bytes: Int) -> Bool {
+        state.withLock { state in
+            guard state.waiters.isEmpty, state.fits(bytes, capacity: capacity) else { return false }
+            state.take(bytes)
+            return true
+        }
+    }
+
     /// Takes `bytes`, waiting while they do not fit or others wait before them. A cancelled
     /// wait throws `CancellationError` and takes nothing.
     func reserve(_ bytes: Int) async throws {
@@ -91,6 +100,29 @@ final class ByteBudget: Sendable {
             }
             waiting?.resume(throwing: CancellationError())
             for continuation in admitted { continuation.resume() }
+        }
+    }
+
+    /// ``reserve(_:)``, giving up after `timeout`. Returns whether the bytes were taken.
+    func reserve(_ bytes: Int, within timeout: Duration) async throws -> Bool {
+        if reserveNow(bytes) { return true }
+        return try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await self.reserve(bytes)
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return false
+            }
+            let reserved = try await group.next() ?? false
+            group.cancelAll()
+            if reserved { return true }
+            // The reservation may have gone through just as the time ran out.
+            while let late = try? await group.next() {
+                if late { release(bytes) }
+            }
+            return false
         }
     }
 
