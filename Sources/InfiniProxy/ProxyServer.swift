@@ -172,7 +172,9 @@ public struct ProxyServer: Sendable {
                 // broken or hostile, and what it sent so far cannot be answered.
                 if closing || pending.readableBytes > state.settings.queryBufferLimit { return }
                 pending.discardReadBytes()
-                try await Self.hold(&session.arrivingValueMemory, of: state.clientMemory, for: parser.readableBytesNeeded ?? 0, afterExecuting: !commands.isEmpty)
+                try await Self.hold(
+                    &session.arrivingValueMemory, of: state.clientMemory, for: parser.readableBytesNeeded ?? 0,
+                    afterExecuting: !commands.isEmpty)
                 // A large value arrives in many reads: room for it is made ahead rather than by
                 // doubling read by read, but never more than the bytes already sent (or 2 MiB),
                 // so a length claimed and never sent cannot make the proxy allocate it.
