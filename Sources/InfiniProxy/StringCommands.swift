@@ -104,7 +104,7 @@ extension Command {
             guard length + suffix.readableBytes <= session.server.configuration.maximumBulkLength else {
                 throw CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
             }
-            var value = try await session.store.get(key)?.joined ?? ByteBuffer()
+            var value = try await session.store.get(key, memory: session.clientMemory(beside: replies))?.joined ?? ByteBuffer()
             value.writeBuffer(&suffix)
             try await session.store.set(owned(key), value: value, expiry: .keep)
             replies.writeRESPInteger(value.readableBytes)

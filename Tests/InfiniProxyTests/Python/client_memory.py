@@ -80,7 +80,7 @@ assert memory()["infinistore_client_memory_peak"] <= client_memory
 
 # Large values read for a client hold their share until they are sent: a client that pipelines
 # GETs and does not read the replies holds it, and another client's large GET waits.
-reader_request = b"*2\r\n$3\r\nGET\r\n$5\r\nfirst\r\n" * 40
+reader_request = b"*2\r\n$3\r\nGET\r\n$5\r\nfirst\r\n" * 100
 with socket.create_connection(("127.0.0.1", port)) as slow, socket.create_connection(("127.0.0.1", port)) as other:
     slow.sendall(reader_request)
     # The kernel's buffers fill with replies; then the proxy holds the ones it could not send.
@@ -96,7 +96,7 @@ with socket.create_connection(("127.0.0.1", port)) as slow, socket.create_connec
         pass
     other.settimeout(60)
 
-    expected = (b"$%d\r\n%s\r\n" % (length, first_value)) * 40
+    expected = (b"$%d\r\n%s\r\n" % (length, first_value)) * 100
     assert receive(slow, len(expected)) == expected
     expected = b"$%d\r\n%s\r\n" % (length, second_value)
     assert receive(other, len(expected)) == expected
