@@ -148,6 +148,13 @@ public struct ProxyServer: Sendable {
             defer { state.clientMemory.release(session.arrivingValueMemory) }
             var parser = RESPCommandParser(limits: limits)
             var pending = ByteBuffer()
+            // The writer returns once replies are queued. Replies whose values hold client
+            // memory are followed by an empty write, which returns once the channel has sent
+            // what was queued, so the memory is given back only once it is free.
+            func send(_ replies: ReplyBuffer) async throws {
+                try await outbound.write(contentsOf: replies.buffers)
+                if replies.holdsClientMemory { try await outbound.write(ByteBuffer()) }
+            }
             for try await var bytes in inbound {
                 pending.writeBuffer(&bytes)
                 var replies = ReplyBuffer(allocator: client.channel.allocator)
@@ -158,16 +165,14 @@ public struct ProxyServer: Sendable {
                 } catch {
                     malformed = error
                 }
-                let (executed, outcome) = try await session.execute(pipeline: commands, replies: &replies) { replies in
-                    try await outbound.write(contentsOf: replies.buffers)
-                }
+                let (executed, outcome) = try await session.execute(pipeline: commands, replies: &replies, flush: send)
                 var closing = outcome == .close
                 if !closing, let malformed {
                     replies.writeError("ERR \(malformed)")
                     closing = true
                 }
                 state.countCommands(executed)
-                if replies.readableBytes > 0 { try await outbound.write(contentsOf: replies.buffers) }
+                if replies.readableBytes > 0 { try await send(replies) }
                 // Like Redis, a client over the limit is dropped without a reply: it is either
                 // broken or hostile, and what it sent so far cannot be answered.
                 if closing || pending.readableBytes > state.settings.queryBufferLimit { return }

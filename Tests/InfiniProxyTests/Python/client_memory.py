@@ -26,6 +26,21 @@ def wait_until(condition, what):
         time.sleep(0.02)
 
 
+def wait_until_steady(condition, what, seconds=1.0):
+    """Waits until `condition` has held for `seconds` without a break."""
+    deadline = time.time() + 60
+    since = None
+    while True:
+        assert time.time() < deadline, what
+        if condition():
+            since = since or time.time()
+            if time.time() - since >= seconds:
+                return
+        else:
+            since = None
+        time.sleep(0.02)
+
+
 def set_request(key, value):
     return b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(value), value)
 
@@ -83,8 +98,9 @@ assert memory()["infinistore_client_memory_peak"] <= client_memory
 reader_request = b"*2\r\n$3\r\nGET\r\n$5\r\nfirst\r\n" * 100
 with socket.create_connection(("127.0.0.1", port)) as slow, socket.create_connection(("127.0.0.1", port)) as other:
     slow.sendall(reader_request)
-    # The kernel's buffers fill with replies; then the proxy holds the ones it could not send.
-    wait_until(lambda: memory()["infinistore_client_memory_held"] >= length, "the slow reader's values were never held")
+    # The kernel's buffers fill with replies within a few of them; from then on the proxy holds
+    # the ones it could not send, for good.
+    wait_until_steady(lambda: memory()["infinistore_client_memory_held"] >= length, "the slow reader's values were never held")
     waits = memory()["infinistore_client_memory_waits"]
     other.sendall(b"*2\r\n$3\r\nGET\r\n$6\r\nsecond\r\n")
     wait_until(lambda: memory()["infinistore_client_memory_waits"] > waits, "the other reader never waited")
