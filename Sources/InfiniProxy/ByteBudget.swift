@@ -66,16 +66,12 @@ final class ByteBudget: Sendable {
     /// Takes `bytes`, waiting while they do not fit or others wait before them. A cancelled
     /// wait throws `CancellationError` and takes nothing.
     func reserve(_ bytes: Int) async throws {
-        let id = state.withLock { state -> Int? in
-            guard !state.waiters.isEmpty || !state.fits(bytes, capacity: capacity) else {
-                state.take(bytes)
-                return nil
-            }
+        if reserveNow(bytes) { return }
+        let id = state.withLock { state in
             state.waits += 1
             state.lastWaiterID += 1
             return state.lastWaiterID
         }
-        guard let id else { return }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let cancelled = state.withLock { state in

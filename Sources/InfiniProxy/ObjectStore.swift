@@ -468,12 +468,7 @@ public actor ObjectStore {
     /// `memory` from before it is read until the reply carrying it is gone.
     public func get(_ key: ByteBuffer, memory: ClientMemory? = nil) async throws -> ValueBytes? {
         guard let entry = lookup(key) else { return nil }
-        pin(entry)
-        defer { unpin(entry) }
-        let hold = try await hold([entry.descriptor.length], of: memory)
-        var value = try await read(entry, of: key, range: 0..<entry.descriptor.length)
-        value.hold = hold
-        return value
+        return try await pinnedRead(entry, of: key, range: 0..<entry.descriptor.length, memory: memory)
     }
 
     /// The committed values of several keys (MGET), all pinned at one moment; values in the
@@ -524,22 +519,13 @@ public actor ObjectStore {
     /// the stripes that overlap it; nil if the key does not exist.
     public func get(_ key: ByteBuffer, range: Range<Int>, memory: ClientMemory? = nil) async throws -> ValueBytes? {
         guard let entry = lookup(key) else { return nil }
-        pin(entry)
-        defer { unpin(entry) }
-        let hold = try await hold([range.clamped(to: 0..<entry.descriptor.length).count], of: memory)
-        var value = try await read(entry, of: key, range: range)
-        value.hold = hold
-        return value
+        return try await pinnedRead(entry, of: key, range: range, memory: memory)
     }
 
     /// The value of `key`, which is then deleted unless a newer version was committed meanwhile.
     public func getAndDelete(_ key: ByteBuffer, memory: ClientMemory? = nil) async throws -> ValueBytes? {
         guard let entry = lookup(key) else { return nil }
-        pin(entry)
-        defer { unpin(entry) }
-        let hold = try await hold([entry.descriptor.length], of: memory)
-        var value = try await read(entry, of: key, range: 0..<entry.descriptor.length)
-        value.hold = hold
+        let value = try await pinnedRead(entry, of: key, range: 0..<entry.descriptor.length, memory: memory)
         if keyspace[key]?.descriptor.version == entry.descriptor.version { try await delete(key) }
         return value
     }
@@ -547,11 +533,7 @@ public actor ObjectStore {
     /// The value of `key`, whose TTL is then changed by `expiry` (GETEX).
     public func getAndUpdateExpiry(_ key: ByteBuffer, expiry: ExpiryUpdate, memory: ClientMemory? = nil) async throws -> ValueBytes? {
         guard let entry = lookup(key) else { return nil }
-        pin(entry)
-        defer { unpin(entry) }
-        let hold = try await hold([entry.descriptor.length], of: memory)
-        var value = try await read(entry, of: key, range: 0..<entry.descriptor.length)
-        value.hold = hold
+        let value = try await pinnedRead(entry, of: key, range: 0..<entry.descriptor.length, memory: memory)
         switch expiry {
         case .keep: break
         case .clear: try await setExpiry(nil, of: key)
@@ -635,6 +617,17 @@ public actor ObjectStore {
         _ = try? journal?.write(.remove(key: Array(key.readableBytesView), version: entry.version))
         expiredKeyCount += 1
         discard(entry)
+    }
+
+    /// ``read(_:of:range:)`` with the version pinned throughout, the value holding the share of
+    /// `memory` it takes from before it is read.
+    private func pinnedRead(_ entry: Entry, of key: ByteBuffer, range: Range<Int>, memory: ClientMemory?) async throws -> ValueBytes {
+        pin(entry)
+        defer { unpin(entry) }
+        let hold = try await hold([range.clamped(to: 0..<entry.descriptor.length).count], of: memory)
+        var value = try await read(entry, of: key, range: range)
+        value.hold = hold
+        return value
     }
 
     /// The bytes of `key`'s version `entry` in `range`: from the read cache, or decoded from the
