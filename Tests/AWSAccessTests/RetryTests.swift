@@ -1,4 +1,5 @@
 import AWSAccess
+import Glibc
 import NIOCore
 import NIOHTTP1
 import Testing
@@ -102,11 +103,12 @@ import Testing
     }
 
     @Test func connectionFailuresAreRetriedThenReported() async throws {
-        // A port that was just free: nothing listens there.
-        let server = try await ScriptedHTTPServer { _, _ in .init(status: .ok) }
-        let port = server.port
-        try await server.stop()
-        let client = try Self.client(port: port, attempts: 2)
+        // Bound but not listening, and held for the whole test: connections are refused, and no
+        // server another test starts meanwhile can take the port, as one did when it was only
+        // free a moment before.
+        let refusing = try RefusingPort()
+        defer { refusing.close() }
+        let client = try Self.client(port: refusing.port, attempts: 2)
         let error = await #expect(throws: AWSError.self) { try await client.headObject(bucket: "bucket", key: "k") }
         #expect(error?.code == .connectionFailed)
         client.shutdown()
@@ -163,5 +165,34 @@ import Testing
         ])
         client.shutdown()
         try await server.stop()
+    }
+}
+
+/// A loopback port with a socket bound to it that never listens: connecting is refused.
+private final class RefusingPort {
+    let port: Int
+    private let descriptor: Int32
+
+    init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+                bind(descriptor, socketAddress, length) == 0 && getsockname(descriptor, socketAddress, &length) == 0
+            }
+        }
+        guard bound else {
+            Glibc.close(descriptor)
+            throw AWSError(.connectionFailed, "no loopback port to bind: \(String(cString: strerror(errno)))")
+        }
+        self.descriptor = descriptor
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func close() {
+        Glibc.close(descriptor)
     }
 }
