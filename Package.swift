@@ -190,6 +190,7 @@ let package = Package(
                 "InfiniNodeProtocol", "COSTestSupport", "LambdaRuntimeAPI", "ProcessTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             // redis-py scripts the tests run by path.
             exclude: ["Python"]

@@ -9,9 +9,18 @@ public struct ClientMemory: Sendable {
 
     let budget: ByteBudget
     let mayWait: Bool
+    /// Whether a value longer than ``ObjectStore/streamedStripeCount`` stripes may be read
+    /// stripe by stripe as its reply is written, holding only that many stripes of memory.
+    /// A command that uses the value itself (APPEND) reads it whole.
+    var streamsLongValues = true
 
-    /// The bytes of the large values among `lengths`: what reading them holds.
-    func largeBytes(in lengths: some Sequence<Int>) -> Int {
-        lengths.reduce(0) { $1 >= Self.largeValueLength ? $0 + $1 : $0 }
+    /// The memory that reading `reads` holds: the large values among them, each whole or, when
+    /// streamed, as many stripes as are in memory at once.
+    func heldBytes(reading reads: some Sequence<(length: Int, stripeLength: Int)>) -> Int {
+        reads.reduce(0) { total, read in
+            guard read.length >= Self.largeValueLength else { return total }
+            let streamedLength = streamsLongValues ? ObjectStore.streamedStripeCount * read.stripeLength : .max
+            return total + min(read.length, streamedLength)
+        }
     }
 }

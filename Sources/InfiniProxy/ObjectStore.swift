@@ -133,6 +133,10 @@ public actor ObjectStore {
     private let collector: ChunkCollector
     private let hedgeDelay = HedgeDelay()
     private var encoder: ObjectEncoder
+    /// A reply reads a value spanning more stripes than this one stripe at a time as it is
+    /// written, so it holds about this many stripes of memory: the one being sent and the next.
+    static let streamedStripeCount = 2
+
     private var keyspace = Keyspace()
     private var readCache: ReadCache
     /// Versions being read, with how many reads each: their chunks stay until the last read ends.
@@ -501,11 +505,14 @@ public actor ObjectStore {
         for (entry, _) in uncached.values { pin(entry) }
         defer { for (entry, _) in uncached.values { unpin(entry) } }
         // One hold for all of them: a reader holding part of its share must not wait for the rest.
-        let hold = try await hold(uncached.values.map(\.entry.descriptor.length), of: memory)
+        let hold = try await hold(uncached.values.map { ($0.entry, 0..<$0.entry.descriptor.length) }, of: memory)
+        let streaming = memory?.streamsLongValues ?? false
         return try await withThrowingTaskGroup(of: (UInt64, ValueBytes).self) { group in
             for (version, (entry, indexes)) in uncached {
                 let key = keys[indexes[0]]
-                group.addTask { (version, try await self.read(entry, of: key, range: 0..<entry.descriptor.length)) }
+                group.addTask {
+                    (version, try await self.read(entry, of: key, range: 0..<entry.descriptor.length, streaming: streaming))
+                }
             }
             for try await (version, var value) in group {
                 value.hold = hold
@@ -619,13 +626,13 @@ public actor ObjectStore {
         discard(entry)
     }
 
-    /// ``read(_:of:range:)`` with the version pinned throughout, the value holding the share of
-    /// `memory` it takes from before it is read.
+    /// ``read(_:of:range:streaming:)`` with the version pinned throughout, the value holding the
+    /// share of `memory` it takes from before it is read.
     private func pinnedRead(_ entry: Entry, of key: ByteBuffer, range: Range<Int>, memory: ClientMemory?) async throws -> ValueBytes {
         pin(entry)
         defer { unpin(entry) }
-        let hold = try await hold([range.clamped(to: 0..<entry.descriptor.length).count], of: memory)
-        var value = try await read(entry, of: key, range: range)
+        let hold = try await hold([(entry, range)], of: memory)
+        var value = try await read(entry, of: key, range: range, streaming: memory?.streamsLongValues ?? false)
         value.hold = hold
         return value
     }
@@ -633,13 +640,25 @@ public actor ObjectStore {
     /// The bytes of `key`'s version `entry` in `range`: from the read cache, or decoded from the
     /// stripes that overlap `range`. A whole value read from the nodes is cached if `entry` is
     /// still the key's committed version once it arrives.
-    private func read(_ entry: Entry, of key: ByteBuffer, range: Range<Int>) async throws -> ValueBytes {
+    ///
+    /// When `streaming` and `range` spans more than ``streamedStripeCount`` stripes, only its
+    /// first stripe is read now, so a stripe that cannot be read still fails the command; the
+    /// others are left as ``RemainingStripes``, which keep the version pinned.
+    private func read(_ entry: Entry, of key: ByteBuffer, range: Range<Int>, streaming: Bool) async throws -> ValueBytes {
         let descriptor = entry.descriptor
         let wanted = range.clamped(to: 0..<descriptor.length)
         if var cached = readCache.value(of: entry.version) {
             cached.moveReaderIndex(forwardBy: wanted.lowerBound)
             cached.moveWriterIndex(to: cached.readerIndex + wanted.count)
             return ValueBytes(cached)
+        }
+        let stripes = descriptor.stripes(overlapping: wanted)
+        if streaming, stripes.count > Self.streamedStripeCount {
+            let firstStripeEnd = descriptor.byteRange(ofStripe: stripes.lowerBound).upperBound
+            var value = try await decode(entry, range: wanted.lowerBound..<firstStripeEnd)
+            pin(entry)
+            value.append(RemainingStripes(store: self, entry: entry, range: firstStripeEnd..<wanted.upperBound))
+            return value
         }
         let value = try await decode(entry, range: wanted)
         if wanted.count == descriptor.length, wanted.count <= readCache.maximumValueLength,
@@ -650,8 +669,9 @@ public actor ObjectStore {
         return value
     }
 
-    /// Decodes the stripes of `entry` that overlap `wanted` and returns the bytes in it.
-    private func decode(_ entry: Entry, range wanted: Range<Int>) async throws -> ValueBytes {
+    /// Decodes the stripes of `entry` that overlap `wanted` and returns the bytes in it. The
+    /// caller keeps `entry` pinned.
+    func decode(_ entry: Entry, range wanted: Range<Int>) async throws -> ValueBytes {
         let descriptor = entry.descriptor
         var output = ValueBytes(expectedLength: wanted.count)
         var decoder = ObjectDecoder()
@@ -885,7 +905,7 @@ public actor ObjectStore {
         readers[entry.version, default: 0] += 1
     }
 
-    private func unpin(_ entry: Entry) {
+    func unpin(_ entry: Entry) {
         guard let count = readers[entry.version] else { return }
         guard count == 1 else {
             readers[entry.version] = count - 1
@@ -895,11 +915,13 @@ public actor ObjectStore {
         if let discarded = discardedWhileRead.removeValue(forKey: entry.version) { discard(discarded) }
     }
 
-    /// Holds the client memory the large values among `lengths` take, if any; the actor is left
-    /// only when there is something to hold.
-    private func hold(_ lengths: some Sequence<Int>, of memory: ClientMemory?) async throws -> ByteBudget.Hold? {
+    /// Holds the client memory that reading `reads` (versions and the ranges read of them) takes,
+    /// if any; the actor is left only when there is something to hold.
+    private func hold(_ reads: [(Entry, Range<Int>)], of memory: ClientMemory?) async throws -> ByteBudget.Hold? {
         guard let memory else { return nil }
-        let bytes = memory.largeBytes(in: lengths)
+        let bytes = memory.heldBytes(reading: reads.map { entry, range in
+            (range.clamped(to: 0..<entry.descriptor.length).count, entry.descriptor.stripeLength)
+        })
         guard bytes > 0 else { return nil }
         return try await memory.budget.hold(bytes, waiting: memory.mayWait)
     }

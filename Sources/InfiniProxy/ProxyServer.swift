@@ -150,9 +150,11 @@ public struct ProxyServer: Sendable {
             var pending = ByteBuffer()
             // The writer returns once replies are queued. Replies whose values hold client
             // memory are followed by an empty write, which returns once the channel has sent
-            // what was queued, so the memory is given back only once it is free.
+            // what was queued, so the memory is given back only once it is free. A stripe that
+            // cannot be read after its value's reply began throws, and the connection closes:
+            // nothing else can be sent in the middle of a bulk string.
             func send(_ replies: ReplyBuffer) async throws {
-                try await outbound.write(contentsOf: replies.buffers)
+                try await replies.write { try await outbound.write(contentsOf: $0) }
                 if replies.holdsClientMemory { try await outbound.write(ByteBuffer()) }
             }
             for try await var bytes in inbound {

@@ -4,11 +4,15 @@ import RESP
 /// The replies to a client's commands, in order, as buffers to write with one gathering write.
 /// Replies are encoded into one buffer, except that a value's long parts are placed between
 /// the encoded bytes before and after them instead of being copied in: a 1 MiB GET is then
-/// written from the chunks it was read from.
+/// written from the chunks it was read from. A long value's remaining stripes are read as their
+/// turn to be written comes.
 struct ReplyBuffer {
     /// Buffers before ``encoded``, in order.
     private var finished: [ByteBuffer] = []
+    /// Bytes in ``finished`` and ``streamed``.
     private var finishedBytes = 0
+    /// Values' remaining stripes, each with the number of ``finished`` buffers written before it.
+    private var streamed: [(position: Int, stripes: RemainingStripes)] = []
     /// Where replies are being encoded.
     private var encoded: ByteBuffer
     /// The client memory the values in these replies hold, given back once they are written.
@@ -25,14 +29,24 @@ struct ReplyBuffer {
     /// Whether values in these replies hold client memory.
     var holdsClientMemory: Bool { !holds.isEmpty }
 
-    /// Every buffer to write, in order.
-    var buffers: [ByteBuffer] {
-        encoded.readableBytes == 0 ? finished : finished + [encoded]
+    /// Hands every buffer to `write` in order, gathered into as few calls as the remaining
+    /// stripes of values allow: those are read one stripe at a time, each once what comes before
+    /// it has been handed over.
+    func write(with write: ([ByteBuffer]) async throws -> Void) async throws {
+        var start = 0
+        for (position, stripes) in streamed {
+            if position > start { try await write(Array(finished[start..<position])) }
+            for stripe in stripes.stripes { try await write(try await stripes.read(stripe).parts) }
+            start = position
+        }
+        let rest = Array(finished[start...]) + (encoded.readableBytes == 0 ? [] : [encoded])
+        if !rest.isEmpty { try await write(rest) }
     }
 
     mutating func clear() {
         finished.removeAll(keepingCapacity: true)
         finishedBytes = 0
+        streamed.removeAll()
         encoded.clear()
         holds.removeAll()
     }
@@ -49,6 +63,11 @@ struct ReplyBuffer {
             } else {
                 encoded.writeImmutableBuffer(part)
             }
+        }
+        if let stripes = value.remainingStripes {
+            finish()
+            streamed.append((finished.count, stripes))
+            finishedBytes += stripes.range.count
         }
         encoded.writeBulkStringEnd()
     }

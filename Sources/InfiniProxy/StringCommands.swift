@@ -104,7 +104,9 @@ extension Command {
             guard length + suffix.readableBytes <= session.server.configuration.maximumBulkLength else {
                 throw CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
             }
-            var value = try await session.store.get(key, memory: session.clientMemory(beside: replies))?.joined ?? ByteBuffer()
+            var memory = session.clientMemory(beside: replies)
+            memory.streamsLongValues = false
+            var value = try await session.store.get(key, memory: memory)?.joined ?? ByteBuffer()
             value.writeBuffer(&suffix)
             try await session.store.set(owned(key), value: value, expiry: .keep)
             replies.writeRESPInteger(value.readableBytes)

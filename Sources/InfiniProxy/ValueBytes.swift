@@ -2,14 +2,18 @@ public import NIOCore
 
 /// A value's bytes as one or more buffers in order. A large value read from the nodes is the
 /// payloads of its data chunks side by side, and reaches the client that way: joining them
-/// would copy every byte once more.
+/// would copy every byte once more. A long value read for a reply may end in stripes that are
+/// read only as the reply is written.
 public struct ValueBytes: Sendable, Equatable, CustomStringConvertible {
     /// Parts at least this long are kept as they are; shorter ones are copied together, since
     /// a part costs the writer an I/O vector and the reader a buffer.
     static let separatePartLength = 16 << 10
 
     public private(set) var parts: [ByteBuffer]
+    /// The length of the value: its parts and its remaining stripes.
     public private(set) var readableBytes: Int
+    /// The stripes after ``parts``, read while the reply is written.
+    private(set) var remainingStripes: RemainingStripes?
     /// The share of the client memory the value takes while a reply carries it.
     var hold: ByteBudget.Hold?
     /// Bytes still to come, so a buffer started for short parts has room for those that follow.
@@ -33,6 +37,7 @@ public struct ValueBytes: Sendable, Equatable, CustomStringConvertible {
     /// Adds `part` at the end: as a part of its own when it is long; otherwise copied, together
     /// with the short parts next to it, into a buffer of this value's own.
     mutating func append(_ part: ByteBuffer) {
+        precondition(remainingStripes == nil, "parts come before the remaining stripes")
         let length = part.readableBytes
         readableBytes += length
         expectedBytes = max(0, expectedBytes - length)
@@ -49,8 +54,18 @@ public struct ValueBytes: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Ends the value with stripes read only as its reply is written.
+    mutating func append(_ stripes: RemainingStripes) {
+        precondition(remainingStripes == nil, "a value has one run of remaining stripes")
+        remainingStripes = stripes
+        readableBytes += stripes.range.count
+    }
+
     /// All the bytes in one buffer: the only part itself, or a copy joining the parts.
+    ///
+    /// - Precondition: the value has no remaining stripes; it was read whole.
     public var joined: ByteBuffer {
+        precondition(remainingStripes == nil, "a value with remaining stripes is written, not joined")
         guard parts.count > 1 else { return parts.first ?? ByteBuffer() }
         var buffer = ByteBufferAllocator().buffer(capacity: readableBytes)
         for part in parts { buffer.writeImmutableBuffer(part) }

@@ -5,10 +5,12 @@ import InfiniCoding
 import InfiniCodingReference
 import InfiniMetadata
 import InfiniNodeProtocol
-import InfiniProxy
 import NIOCore
+import RESP
 import Synchronization
 import Testing
+
+@testable import InfiniProxy
 
 /// A memory node that records which chunks were stored on it and fetched from it.
 actor CountingChunkNode: ChunkNode {
@@ -397,6 +399,87 @@ struct ObjectStoreTests {
         #expect(try await read.value == old)
         await store.collectGarbage()
         #expect(await storedBytes() == oneVersion, "the old version was kept after its read ended")
+    }
+
+    @Test func aLongValueReadForAReplyLeavesItsStripesToBeReadAsItIsWritten() async throws {
+        let nodes = (0..<6).map { InProcessChunkNode(id: $0) }
+        // 4 data shards of at most 16 KiB: 64 KiB stripes, so this value has 11.
+        let store = try Self.makeStore(nodes: nodes, shardLength: 16 << 10)
+        let stripeLength = 64 << 10
+        func storedBytes() async -> Int {
+            var total = 0
+            for node in nodes { total += await node.storedBytes }
+            return total
+        }
+        let old = SampleData.random(700_000, seed: 11)
+        try await store.set(Self.key("long"), value: ByteBuffer(bytes: old))
+        let oneVersion = await storedBytes()
+        let budget = ByteBudget(capacity: 1 << 30)
+        let memory = ClientMemory(budget: budget, mayWait: true)
+
+        var value = try #require(try await store.get(Self.key("long"), memory: memory))
+        #expect(value.readableBytes == old.count)
+        #expect(value.parts.reduce(0) { $0 + $1.readableBytes } == stripeLength, "only the first stripe is read at once")
+        #expect(value.remainingStripes?.stripes == 1..<11)
+        #expect(budget.reservedBytes == ObjectStore.streamedStripeCount * stripeLength, "the reply holds two stripes, not the value")
+
+        // The key changes and its old version is collected before the stripes are read.
+        try await store.set(Self.key("long"), value: ByteBuffer(bytes: SampleData.random(700_000, seed: 12)))
+        await store.collectGarbage()
+        #expect(await storedBytes() == 2 * oneVersion, "the version being streamed was freed")
+        var replies = ReplyBuffer(allocator: ByteBufferAllocator())
+        replies.writeBulkString(value)
+        #expect(replies.readableBytes == value.readableBytes + "$700000\r\n\r\n".utf8.count)
+        var written = ByteBuffer()
+        var writes = 0
+        try await replies.write { buffers in
+            writes += 1
+            for buffer in buffers { written.writeImmutableBuffer(buffer) }
+        }
+        #expect(writes == 12, "the header with the first stripe, one write per remaining stripe, then the end")
+        var expected = ByteBuffer()
+        expected.writeBulkString(ByteBuffer(bytes: old))
+        #expect(written == expected)
+
+        // Once the reply is gone, the version is unpinned and collected.
+        replies.clear()
+        value = ValueBytes(ByteBuffer())
+        for _ in 0..<200 where await storedBytes() > oneVersion {
+            try await Task.sleep(for: .milliseconds(5))
+            await store.collectGarbage()
+        }
+        #expect(await storedBytes() == oneVersion, "the streamed version was kept after its reply")
+        #expect(budget.reservedBytes == 0)
+
+        // A range within the value streams from the stripe it starts in.
+        let ranged = try #require(try await store.get(Self.key("long"), range: 100_000..<650_000, memory: memory))
+        #expect(ranged.parts.reduce(0) { $0 + $1.readableBytes } == 2 * stripeLength - 100_000)
+        #expect(ranged.remainingStripes?.range == 2 * stripeLength..<650_000)
+
+        // A command that uses the value itself reads it whole.
+        var whole = memory
+        whole.streamsLongValues = false
+        #expect(try await store.get(Self.key("long"), memory: whole)?.remainingStripes == nil)
+        // Values of two stripes or fewer are read whole.
+        try await store.set(Self.key("two"), value: ByteBuffer(bytes: SampleData.random(2 * stripeLength, seed: 13)))
+        #expect(try await store.get(Self.key("two"), memory: memory)?.remainingStripes == nil)
+    }
+
+    @Test func aStripeThatCannotBeReadAfterTheReplyBeganFailsTheWrite() async throws {
+        let nodes = (0..<6).map { InProcessChunkNode(id: $0) }
+        let store = try Self.makeStore(nodes: nodes, shardLength: 16 << 10)
+        try await store.set(Self.key("long"), value: ByteBuffer(bytes: SampleData.random(300_000, seed: 14)))
+        let memory = ClientMemory(budget: ByteBudget(capacity: 1 << 30), mayWait: true)
+        let value = try #require(try await store.get(Self.key("long"), memory: memory))
+        var replies = ReplyBuffer(allocator: ByteBufferAllocator())
+        replies.writeBulkString(value)
+        // More than p = 2 nodes are lost once the first stripe was read.
+        for node in nodes.prefix(3) { await node.fail() }
+        var written = 0
+        await #expect(throws: (any Error).self) {
+            try await replies.write { buffers in written += buffers.reduce(0) { $0 + $1.readableBytes } }
+        }
+        #expect(written > 0 && written < replies.readableBytes, "the reply began and stopped short")
     }
 
     @Test func scanReturnsEveryKeyPresentThroughoutDespiteChurn() async throws {

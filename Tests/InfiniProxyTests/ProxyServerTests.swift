@@ -3,6 +3,7 @@ import InfiniCoding
 import InfiniCodingReference
 import InfiniProxy
 import NIOCore
+import NIOPosix
 import Testing
 
 /// Starts a proxy on a free loopback port over in-process memory nodes, runs `body`, and stops it.
@@ -108,6 +109,54 @@ func withProxy(
             for node in nodes.prefix(6) { await node.fail() }
             let reply = try await redisCLI(port, ["GET", "resilient"])
             #expect(reply.hasPrefix("ERR cannot decode stripe 0"))
+        }
+    }
+
+    @Test func aLongValueIsSentStripeByStripeAndCutOffIfAStripeIsLost() async throws {
+        // 4+2 with 64 KiB shards: 256 KiB stripes, 64 of them in this value.
+        let stripeLength = 256 << 10
+        try await withProxy(geometry: "4+2", nodeCount: 6, maximumShardLength: 64 << 10) {
+            (port: Int, nodes: [InProcessChunkNode]) async throws in
+            let value = Data(SampleData.random(16 << 20, seed: 16))
+            #expect(try await redisCLI(port, ["-x", "SET", "long"], input: value) == "OK\n")
+            func heldClientMemory() async throws -> Int {
+                let info = try await redisCLI(port, ["INFO", "memory"])
+                let line = info.split(separator: "\r\n").first { $0.hasPrefix("infinistore_client_memory_held:") }
+                return Int(try #require(line?.split(separator: ":").last)) ?? -1
+            }
+
+            let client = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+            try await client.executeThenClose { inbound, outbound in
+                try await outbound.write(ByteBuffer(string: "*2\r\n$3\r\nGET\r\n$4\r\nlong\r\n"))
+                var received = ByteBuffer()
+                var reads = inbound.makeAsyncIterator()
+                while received.readableBytes < 1 << 20, var bytes = try await reads.next() { received.writeBuffer(&bytes) }
+                #expect(received.readableBytesView.starts(with: "$\(value.count)\r\n".utf8))
+
+                // Not reading, the client stops the reply once the buffers between are full.
+                var held = try await heldClientMemory()
+                for _ in 0..<100 {
+                    try await Task.sleep(for: .milliseconds(100))
+                    let now = try await heldClientMemory()
+                    if now == held, now > 0 { break }
+                    held = now
+                }
+                #expect(held > 0 && held <= 2 * stripeLength, "a stuck reply holds two stripes, not the value")
+
+                // More than p nodes go while the reply is stuck: it is cut off, not finished or hung.
+                for node in nodes.prefix(3) { await node.fail() }
+                let replyLength = "$\(value.count)\r\n".utf8.count + value.count + 2
+                while received.readableBytes < replyLength, var bytes = try await reads.next() { received.writeBuffer(&bytes) }
+                #expect(received.readableBytes > 1 << 20 && received.readableBytes < replyLength)
+            }
+            #expect(try await redisCLI(port, ["PING"]) == "PONG\n")
+            for _ in 0..<100 where try await heldClientMemory() > 0 { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(try await heldClientMemory() == 0)
         }
     }
 
