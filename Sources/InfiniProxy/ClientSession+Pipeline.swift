@@ -98,7 +98,7 @@ extension ClientSession {
 
 extension ByteBuffer {
     /// Whether the bytes are `name` (lowercase letters) in any case, without making a string.
-    fileprivate func isCommandName(_ name: StaticString) -> Bool {
+    func isCommandName(_ name: StaticString) -> Bool {
         guard readableBytes == name.utf8CodeUnitCount else { return false }
         return name.withUTF8Buffer { expected in
             zip(readableBytesView, expected).allSatisfy { $0 | 0x20 == $1 }

@@ -306,6 +306,60 @@ public actor ObjectStore {
         return true
     }
 
+    /// A plain SET whose value is stored stripe by stripe as it arrives from the client, so the
+    /// proxy holds a stripe or two of it at a time: ``beginSet(_:length:)``, then
+    /// ``store(_:of:bytes:)`` for each of ``stripeLengths`` in order, then ``commit(_:)`` or, if
+    /// anything failed, ``abandon(_:)``.
+    public struct ArrivingWrite: Sendable {
+        fileprivate let key: ByteBuffer
+        fileprivate let entry: Entry
+
+        /// The length of each stripe of the value, in order.
+        public var stripeLengths: [Int] {
+            (0..<entry.descriptor.stripeCount).map { entry.descriptor.byteRange(ofStripe: $0).count }
+        }
+    }
+
+    /// Whether a plain SET of a value this long is better stored as it arrives: when it spans
+    /// more stripes than a reply reads at once.
+    public nonisolated func storesAsItArrives(length: Int) -> Bool {
+        length > arrivingValueMemory(length: length)
+    }
+
+    /// The client memory a SET whose value of `length` bytes is stored as it arrives holds: the
+    /// stripe being read and the one being stored.
+    public nonisolated func arrivingValueMemory(length: Int) -> Int {
+        min(length, Self.streamedStripeCount * configuration.geometry.dataShards * configuration.maximumShardLength)
+    }
+
+    /// Starts a SET of `key` (which must not share storage with a connection's buffers) to a
+    /// value of `length` bytes still to arrive; nothing is visible until ``commit(_:)``.
+    public func beginSet(_ key: ByteBuffer, length: Int) throws -> ArrivingWrite {
+        ArrivingWrite(key: key, entry: try newVersion(of: key, length: length))
+    }
+
+    /// Codes and stores stripe `stripe` of `write`, whose bytes are all of `bytes`.
+    public func store(_ stripe: Int, of write: ArrivingWrite, bytes: ByteBuffer) async throws {
+        try await storeStripe(stripe, of: write.entry, from: bytes, range: 0..<bytes.readableBytes)
+    }
+
+    /// Makes `write`, every stripe of which is stored, the committed value of its key, without
+    /// a TTL, as SET does. If that fails, its chunks are freed.
+    public func commit(_ write: ArrivingWrite) async throws {
+        do {
+            try await waitUntilDurable(write.entry)
+        } catch {
+            discard(write.entry)
+            throw error
+        }
+        try await settle(try commit(write.entry, for: write.key))
+    }
+
+    /// Frees what was stored of `write`, which will not be committed.
+    public func abandon(_ write: ArrivingWrite) {
+        discard(write.entry)
+    }
+
     /// Logs `entry` as the committed version of `key` and makes it visible, freeing the version
     /// it replaces. A record the log refuses frees `entry` instead and throws.
     private func commit(_ entry: Entry, for key: ByteBuffer) throws -> MetadataLogPosition? {
@@ -404,51 +458,61 @@ public actor ObjectStore {
 
     /// Codes `value` stripe by stripe onto the nodes under a new version; nothing is visible yet.
     private func storeChunks(of key: ByteBuffer, value: ByteBuffer) async throws -> Entry {
-        try journal?.reserve(lastVersion + 1)
-        lastVersion += 1
-        let version = lastVersion
-        let geometry =
-            value.readableBytes < configuration.smallObjectThreshold
-            ? try ErasureGeometry(dataShards: 1, parityShards: configuration.geometry.parityShards)
-            : configuration.geometry
-        let placement = (0..<geometry.totalShards).map { (Int(version) + $0) % nodes.count }
-        let descriptor = encoder.descriptor(
-            keyHash: KeyHash.of(key.readableBytesView),
-            version: version,
-            length: value.readableBytes,
-            geometry: geometry
-        )
-        let entry = Entry(descriptor: descriptor, placement: placement)
+        let entry = try newVersion(of: key, length: value.readableBytes)
         do {
-            for stripe in 0..<descriptor.stripeCount {
-                let range = descriptor.byteRange(ofStripe: stripe)
-                let chunks = encodeStripe(stripe, of: descriptor, bytes: value.readableBytesSpan.extracting(range), shards: 0..<geometry.totalShards)
-                if let persistence {
-                    let kept = chunks.indices.filter { entry.isPersisted(shard: $0) }.map { shard in
-                        (ChunkID(version: version, stripe: stripe, shard: shard), node: placement[shard], bytes: chunks[shard])
-                    }
-                    try await persistence.track(kept, timeout: configuration.backlogTimeout)
-                    if persistence.unpersistedBytes > persistence.capacity / 2 { flushHeldWrites() }
-                }
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for (shard, bytes) in chunks.enumerated() {
-                        let node = nodes[placement[shard]]
-                        let id = ChunkID(version: version, stripe: stripe, shard: shard)
-                        let persist = entry.isPersisted(shard: shard)
-                        group.addTask { try await node.store(id, bytes: bytes, persist: persist) }
-                    }
-                    try await group.waitForAll()
-                }
+            for stripe in 0..<entry.descriptor.stripeCount {
+                try await storeStripe(stripe, of: entry, from: value, range: entry.descriptor.byteRange(ofStripe: stripe))
             }
-            if configuration.durability == .cos, let persistence {
-                try await persistence.waitUntilPersisted(entry.chunkIDs.map(\.chunk).filter { entry.isPersisted(shard: $0.shard) })
-            }
+            try await waitUntilDurable(entry)
         } catch {
             // Chunks of stripes already stored would otherwise stay on the nodes for good.
             discard(entry)
             throw error
         }
         return entry
+    }
+
+    /// A new version for a value of `length` bytes of `key`: its descriptor and placement.
+    private func newVersion(of key: ByteBuffer, length: Int) throws -> Entry {
+        try journal?.reserve(lastVersion + 1)
+        lastVersion += 1
+        let version = lastVersion
+        let geometry =
+            length < configuration.smallObjectThreshold
+            ? try ErasureGeometry(dataShards: 1, parityShards: configuration.geometry.parityShards)
+            : configuration.geometry
+        let placement = (0..<geometry.totalShards).map { (Int(version) + $0) % nodes.count }
+        let descriptor = encoder.descriptor(keyHash: KeyHash.of(key.readableBytesView), version: version, length: length, geometry: geometry)
+        return Entry(descriptor: descriptor, placement: placement)
+    }
+
+    /// Codes one stripe of `entry`, whose bytes are `range` of `bytes`, and stores its chunks on
+    /// their nodes in parallel.
+    private func storeStripe(_ stripe: Int, of entry: Entry, from bytes: ByteBuffer, range: Range<Int>) async throws {
+        let descriptor = entry.descriptor
+        let chunks = encodeStripe(stripe, of: descriptor, bytes: bytes.readableBytesSpan.extracting(range), shards: 0..<descriptor.geometry.totalShards)
+        if let persistence {
+            let kept = chunks.indices.filter { entry.isPersisted(shard: $0) }.map { shard in
+                (ChunkID(version: descriptor.version, stripe: stripe, shard: shard), node: entry.placement[shard], bytes: chunks[shard])
+            }
+            try await persistence.track(kept, timeout: configuration.backlogTimeout)
+            if persistence.unpersistedBytes > persistence.capacity / 2 { flushHeldWrites() }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (shard, bytes) in chunks.enumerated() {
+                let node = nodes[entry.placement[shard]]
+                let id = ChunkID(version: descriptor.version, stripe: stripe, shard: shard)
+                let persist = entry.isPersisted(shard: shard)
+                group.addTask { try await node.store(id, bytes: bytes, persist: persist) }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Returns once `entry`'s chunks are as durable as ``Configuration/durability`` asks.
+    private func waitUntilDurable(_ entry: Entry) async throws {
+        guard configuration.durability == .cos, let persistence else { return }
+        try await persistence.waitUntilPersisted(entry.chunkIDs.map(\.chunk).filter { entry.isPersisted(shard: $0.shard) })
     }
 
     /// Asks every node to write what it holds back now, at most once per

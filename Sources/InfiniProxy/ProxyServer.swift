@@ -147,7 +147,7 @@ public struct ProxyServer: Sendable {
             var session = ClientSession(server: state)
             defer { state.clientMemory.release(session.arrivingValueMemory) }
             var parser = RESPCommandParser(limits: limits)
-            var pending = ByteBuffer()
+            var input = ClientInput(inbound)
             // The writer returns once replies are queued. Replies whose values hold client
             // memory are followed by an empty write, which returns once the channel has sent
             // what was queued, so the memory is given back only once it is free. A stripe that
@@ -157,13 +157,17 @@ public struct ProxyServer: Sendable {
                 try await replies.write { try await outbound.write(contentsOf: $0) }
                 if replies.holdsClientMemory { try await outbound.write(ByteBuffer()) }
             }
-            for try await var bytes in inbound {
-                pending.writeBuffer(&bytes)
+            var mustRead = true
+            while true {
+                if mustRead {
+                    guard try await input.read() else { return }
+                }
+                mustRead = true
                 var replies = ReplyBuffer(allocator: client.channel.allocator)
                 var commands: [[ByteBuffer]] = []
                 var malformed: (any Error)?
                 do {
-                    while let command = try parser.next(from: &pending) { commands.append(command) }
+                    while let command = try parser.next(from: &input.pending) { commands.append(command) }
                 } catch {
                     malformed = error
                 }
@@ -177,17 +181,41 @@ public struct ProxyServer: Sendable {
                 if replies.readableBytes > 0 { try await send(replies) }
                 // Like Redis, a client over the limit is dropped without a reply: it is either
                 // broken or hostile, and what it sent so far cannot be answered.
-                if closing || pending.readableBytes > state.settings.queryBufferLimit { return }
-                pending.discardReadBytes()
+                if closing || input.pending.readableBytes > state.settings.queryBufferLimit { return }
+                if let (leading, length) = parser.requestAwaitingLastArgument(in: input.pending),
+                    session.storesAsItArrives(leading, lastLength: length)
+                {
+                    let key = Command.owned(leading[1])
+                    parser.handOverLastArgument(in: &input.pending)
+                    try await Self.hold(
+                        &session.arrivingValueMemory, of: state.clientMemory, for: store.arrivingValueMemory(length: length),
+                        afterExecuting: true)
+                    var replies = ReplyBuffer(allocator: client.channel.allocator)
+                    do {
+                        try await session.setArriving(
+                            key: key, length: length, from: &input, allocator: client.channel.allocator, replies: &replies)
+                    } catch let error as RESPParsingError {
+                        replies.writeError("ERR \(error)")
+                        try await send(replies)
+                        return
+                    }
+                    state.countCommands(1)
+                    try await send(replies)
+                    try await Self.hold(&session.arrivingValueMemory, of: state.clientMemory, for: 0, afterExecuting: true)
+                    // Commands sent after the value may be here already.
+                    mustRead = input.pending.readableBytes == 0
+                    continue
+                }
+                input.pending.discardReadBytes()
                 try await Self.hold(
                     &session.arrivingValueMemory, of: state.clientMemory, for: parser.readableBytesNeeded ?? 0,
                     afterExecuting: !commands.isEmpty)
                 // A large value arrives in many reads: room for it is made ahead rather than by
                 // doubling read by read, but never more than the bytes already sent (or 2 MiB),
                 // so a length claimed and never sent cannot make the proxy allocate it.
-                if let needed = parser.readableBytesNeeded, needed > pending.readableBytes {
-                    let room = min(needed - pending.readableBytes, max(pending.readableBytes, Self.bulkRoomAhead))
-                    pending.reserveCapacity(minimumWritableBytes: room)
+                if let needed = parser.readableBytesNeeded, needed > input.pending.readableBytes {
+                    let room = min(needed - input.pending.readableBytes, max(input.pending.readableBytes, Self.bulkRoomAhead))
+                    input.pending.reserveCapacity(minimumWritableBytes: room)
                 }
             }
         }

@@ -49,6 +49,34 @@ public struct RESPCommandParser: Sendable {
         pending?.pendingBulk.map { $0.dataStart + $0.length + 2 }
     }
 
+    /// After ``next(from:)`` returned nil partway into the last argument of a request whose other
+    /// arguments are all in `buffer`: those arguments, as slices of `buffer`, and the length of
+    /// the last one. A caller that wants to take that argument's bytes as they arrive instead of
+    /// buffering them calls ``handOverLastArgument(in:)``.
+    public func requestAwaitingLastArgument(in buffer: ByteBuffer) -> (leading: [ByteBuffer], lastLength: Int)? {
+        guard let pending, pending.remaining == 1, let bulk = pending.pendingBulk, buffer.readableBytes >= bulk.dataStart else {
+            return nil
+        }
+        let leading = pending.arguments.map { range in
+            guard let slice = buffer.getSlice(at: buffer.readerIndex + range.lowerBound, length: range.count) else {
+                preconditionFailure("argument ranges lie within the readable bytes")
+            }
+            return slice
+        }
+        return (leading, bulk.length)
+    }
+
+    /// Ends the request ``requestAwaitingLastArgument(in:)`` found: `buffer`'s reader index moves
+    /// to the first byte of its last argument, and parsing starts afresh after it. The caller then
+    /// reads that argument's bytes and the CRLF that ends them.
+    public mutating func handOverLastArgument(in buffer: inout ByteBuffer) {
+        guard let pending, pending.remaining == 1, let bulk = pending.pendingBulk else {
+            preconditionFailure("no request is waiting for its last argument")
+        }
+        buffer.moveReaderIndex(forwardBy: bulk.dataStart)
+        self.pending = nil
+    }
+
     /// Parses the next command at the start of `buffer`.
     ///
     /// Empty requests, which Redis ignores, are consumed and skipped.

@@ -102,7 +102,8 @@ extension RESPParsingError {
     )
     static let tooBigBulkCountString = Self(.tooBigBulkCountString, "Protocol error: too big bulk count string")
     static let unbalancedQuotes = Self(.unbalancedQuotes, "Protocol error: unbalanced quotes in request")
-    static let expectedCRLF = Self(.expectedCRLF, "Protocol error: expected CRLF")
+    /// Bulk data not followed by CRLF, for a caller that reads a bulk's data itself.
+    public static let expectedCRLF = Self(.expectedCRLF, "Protocol error: expected CRLF")
     static let invalidInteger = Self(.invalidInteger, "Protocol error: invalid integer")
     static let invalidDouble = Self(.invalidDouble, "Protocol error: invalid double")
     static let invalidBoolean = Self(.invalidBoolean, "Protocol error: invalid boolean")

@@ -160,6 +160,86 @@ func withProxy(
         }
     }
 
+    @Test func aLongValueIsStoredStripeByStripeAsItArrives() async throws {
+        // 4+2 with 64 KiB shards: 256 KiB stripes; values over two stripes are stored as they arrive.
+        let stripeLength = 256 << 10
+        try await withProxy(geometry: "4+2", nodeCount: 6, maximumShardLength: 64 << 10) {
+            (port: Int, nodes: [InProcessChunkNode]) async throws in
+            func storedBytes() async -> Int {
+                var total = 0
+                for node in nodes { total += await node.storedBytes }
+                return total
+            }
+            func heldClientMemory() async throws -> Int {
+                let info = try await redisCLI(port, ["INFO", "memory"])
+                let line = info.split(separator: "\r\n").first { $0.hasPrefix("infinistore_client_memory_held:") }
+                return Int(try #require(line?.split(separator: ":").last)) ?? -1
+            }
+            let value = ByteBuffer(bytes: SampleData.random(16 << 20, seed: 17))
+            func setHeader(_ key: String, length: Int = value.readableBytes) -> ByteBuffer {
+                ByteBuffer(string: "*3\r\n$3\r\nSET\r\n$\(key.utf8.count)\r\n\(key)\r\n$\(length)\r\n")
+            }
+
+            // Half the value is sent: stripes are stored, two at most held, nothing visible yet.
+            try await withRawClient(port) { client in
+                var request = setHeader("long")
+                request.writeImmutableBuffer(value.getSlice(at: 0, length: 8 << 20)!)
+                try await client.send(request)
+                for _ in 0..<200 where await storedBytes() < 4 << 20 { try await Task.sleep(for: .milliseconds(10)) }
+                #expect(await storedBytes() >= 4 << 20, "stripes are stored while the value arrives")
+                let held = try await heldClientMemory()
+                #expect(held > 0 && held <= 2 * stripeLength, "a value arriving holds two stripes, not the value")
+                #expect(try await redisCLI(port, ["EXISTS", "long"]) == "0\n")
+                var rest = value.getSlice(at: 8 << 20, length: 8 << 20)!
+                rest.writeString("\r\n*1\r\n$4\r\nPING\r\n")
+                try await client.send(rest)
+                #expect(try await client.receive(12) == "+OK\r\n+PONG\r\n")
+            }
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("infinistore-arriving-\(port)")
+            defer { try? FileManager.default.removeItem(at: path) }
+            _ = try await run("/bin/sh", ["-c", "/usr/bin/redis-cli -p \(port) --raw GET long > \(path.path)"])
+            #expect(try Data(contentsOf: path) == Data(value.readableBytesView) + Data("\n".utf8))
+            #expect(try await heldClientMemory() == 0)
+            let oneValue = await storedBytes()
+
+            // A client that leaves partway leaves nothing behind.
+            try await withRawClient(port) { client in
+                var request = setHeader("abandoned")
+                request.writeImmutableBuffer(value.getSlice(at: 0, length: 4 << 20)!)
+                try await client.send(request)
+                for _ in 0..<200 where await storedBytes() <= oneValue { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            for _ in 0..<300 where await storedBytes() > oneValue { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(await storedBytes() == oneValue, "the stripes of an abandoned value are freed")
+            #expect(try await redisCLI(port, ["EXISTS", "abandoned"]) == "0\n")
+
+            // A value not ended by CRLF is a protocol error, and the connection closes.
+            try await withRawClient(port) { client in
+                var request = setHeader("unended", length: 1 << 20)
+                request.writeImmutableBuffer(value.getSlice(at: 0, length: 1 << 20)!)
+                request.writeString("XY")
+                try await client.send(request)
+                #expect(try await client.receiveUntilClosed() == "-ERR Protocol error: expected CRLF\r\n")
+            }
+            #expect(try await redisCLI(port, ["EXISTS", "unended"]) == "0\n")
+
+            // Nodes lost partway: the value is still read to its end, the SET fails, the connection goes on.
+            try await withRawClient(port) { client in
+                var request = setHeader("long")
+                request.writeImmutableBuffer(value.getSlice(at: 0, length: 2 << 20)!)
+                try await client.send(request)
+                for node in nodes.prefix(3) { await node.fail() }
+                var rest = value.getSlice(at: 2 << 20, length: 14 << 20)!
+                rest.writeString("\r\n*1\r\n$4\r\nPING\r\n")
+                try await client.send(rest)
+                let reply = try await client.receiveLine()
+                #expect(reply.hasPrefix("-ERR "), "\(reply)")
+                #expect(try await client.receive(7) == "+PONG\r\n")
+            }
+            #expect(try await heldClientMemory() == 0)
+        }
+    }
+
     @Test func redisBenchmarkPipelinedRunHasNoErrors() async throws {
         try await withProxy { (port: Int, _: [InProcessChunkNode]) async throws in
             let output = try await run(
@@ -170,5 +250,54 @@ func withProxy(
             #expect(!output.lowercased().contains("error"))
             #expect(try await redisCLI(port, ["STRLEN", "key:__rand_int__"]) == "1024\n")
         }
+    }
+}
+
+/// A client connection that sends raw bytes and reads raw replies, for tests that control exactly
+/// what goes over the wire and when.
+struct RawClient {
+    let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    var reads: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    var received = ByteBuffer()
+
+    func send(_ bytes: ByteBuffer) async throws { try await outbound.write(bytes) }
+
+    /// The next `count` bytes, as text.
+    mutating func receive(_ count: Int) async throws -> String {
+        while received.readableBytes < count {
+            guard var bytes = try await reads.next() else { break }
+            received.writeBuffer(&bytes)
+        }
+        return received.readString(length: min(count, received.readableBytes)) ?? ""
+    }
+
+    /// Up to and including the next CRLF, as text.
+    mutating func receiveLine() async throws -> String {
+        while !received.readableBytesView.contains(UInt8(ascii: "\n")) {
+            guard var bytes = try await reads.next() else { break }
+            received.writeBuffer(&bytes)
+        }
+        let end = received.readableBytesView.firstIndex(of: UInt8(ascii: "\n")).map { $0 - received.readerIndex + 1 }
+        return received.readString(length: end ?? received.readableBytes) ?? ""
+    }
+
+    /// Everything until the server closes the connection, as text.
+    mutating func receiveUntilClosed() async throws -> String {
+        while var bytes = try await reads.next() { received.writeBuffer(&bytes) }
+        return received.readString(length: received.readableBytes) ?? ""
+    }
+}
+
+/// Connects a ``RawClient`` to the loopback `port`, runs `body`, and closes the connection.
+func withRawClient(_ port: Int, _ body: (inout RawClient) async throws -> Void) async throws {
+    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .connect(host: "127.0.0.1", port: port) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+            }
+        }
+    try await channel.executeThenClose { inbound, outbound in
+        var client = RawClient(outbound: outbound, reads: inbound.makeAsyncIterator())
+        try await body(&client)
     }
 }

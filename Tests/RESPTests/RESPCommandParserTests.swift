@@ -24,6 +24,30 @@ struct RESPCommandParserTests {
         #expect(parser.readableBytesNeeded == nil)
     }
 
+    @Test func aRequestWaitingForItsLastArgumentCanHandItOver() throws {
+        var parser = RESPCommandParser()
+        var input = buffer("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100000\r\nab")
+        #expect(try parser.next(from: &input) == nil)
+        let (leading, length) = try #require(parser.requestAwaitingLastArgument(in: input))
+        #expect(leading.map { String(buffer: $0) } == ["SET", "k"])
+        #expect(length == 100_000)
+        parser.handOverLastArgument(in: &input)
+        #expect(String(buffer: input) == "ab", "the buffer starts at the argument's bytes")
+        #expect(parser.requestAwaitingLastArgument(in: input) == nil)
+        // Once the caller has taken the argument and its CRLF, parsing goes on afresh.
+        input.moveReaderIndex(forwardBy: 2)
+        input.writeString("*1\r\n$4\r\nPING\r\n")
+        #expect(try parser.next(from: &input) == ["PING"].map { ByteBuffer(string: $0) })
+
+        // Not while an argument other than the last is incomplete, nor before the last one's header.
+        for partial in ["*3\r\n$3\r\nSET\r\n$10\r\nk", "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10", "*2\r\n$3\r\nGET\r\n"] {
+            var parser = RESPCommandParser()
+            var input = buffer(partial)
+            #expect(try parser.next(from: &input) == nil)
+            #expect(parser.requestAwaitingLastArgument(in: input) == nil, "\(partial)")
+        }
+    }
+
     @Test func argumentsAreBinarySafe() throws {
         var parser = RESPCommandParser()
         var input = buffer("*2\r\n$3\r\nSET\r\n$8\r\na\u{0}b\r\n\r\nc\r\n")
