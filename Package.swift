@@ -118,7 +118,7 @@ let package = Package(
         .testTarget(
             name: "AWSAccessTests",
             dependencies: [
-                "AWSAccess",
+                "AWSAccess", "PortTestSupport",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -196,6 +196,10 @@ let package = Package(
             exclude: ["Python"]
         ),
         .target(
+            name: "PortTestSupport",
+            path: "Tests/PortTestSupport"
+        ),
+        .target(
             name: "ProcessTestSupport",
             dependencies: ["ProcessSpawning"],
             path: "Tests/ProcessTestSupport"
@@ -212,7 +216,7 @@ let package = Package(
         .testTarget(
             name: "HistoryCheckingTests",
             dependencies: [
-                "HistoryChecking", "InfiniProxy", "InfiniCoding", "RESP",
+                "HistoryChecking", "InfiniProxy", "InfiniCoding", "PortTestSupport", "RESP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -1057,6 +1057,10 @@ public actor ObjectStore {
         let held = await nodes[node].held(candidates)
         var rebuilt = 0
         for (key, entry, shards) in affected {
+            // Pinned, so a version superseded meanwhile is freed after its rebuilt chunks land,
+            // not before, which would leave them on the node for good.
+            pin(entry)
+            defer { unpin(entry) }
             let descriptor = entry.descriptor
             for stripe in 0..<descriptor.stripeCount where keyspace[key]?.version == entry.version {
                 let missing = shards.filter { !held.contains(ChunkID(version: descriptor.version, stripe: stripe, shard: $0)) }

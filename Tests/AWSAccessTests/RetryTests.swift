@@ -1,7 +1,7 @@
 import AWSAccess
-import Glibc
 import NIOCore
 import NIOHTTP1
+import PortTestSupport
 import Testing
 
 @Suite struct RetryPolicyTests {
@@ -165,34 +165,5 @@ import Testing
         ])
         client.shutdown()
         try await server.stop()
-    }
-}
-
-/// A loopback port with a socket bound to it that never listens: connecting is refused.
-private final class RefusingPort {
-    let port: Int
-    private let descriptor: Int32
-
-    init() throws {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
-                bind(descriptor, socketAddress, length) == 0 && getsockname(descriptor, socketAddress, &length) == 0
-            }
-        }
-        guard bound else {
-            Glibc.close(descriptor)
-            throw AWSError(.connectionFailed, "no loopback port to bind: \(String(cString: strerror(errno)))")
-        }
-        self.descriptor = descriptor
-        port = Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    func close() {
-        Glibc.close(descriptor)
     }
 }

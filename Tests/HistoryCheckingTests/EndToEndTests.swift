@@ -1,4 +1,5 @@
 import HistoryChecking
+import PortTestSupport
 import Testing
 
 @Suite struct EndToEndTests {
@@ -72,9 +73,10 @@ import Testing
     }
 
     @Test func workloadFailsWhenTheServerIsDown() async throws {
-        let port = try await closedPort()
+        let refusing = try RefusingPort()
+        defer { refusing.close() }
         let error = await #expect(throws: TestRedisClientError.self) {
-            _ = try await runRegisterWorkload(clients: 2, keys: 1, operations: 10, port: port)
+            _ = try await runRegisterWorkload(clients: 2, keys: 1, operations: 10, port: refusing.port)
         }
         #expect(error?.reason == .connectFailed)
     }

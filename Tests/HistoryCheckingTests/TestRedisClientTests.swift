@@ -1,4 +1,5 @@
 import HistoryChecking
+import PortTestSupport
 import RESP
 import Testing
 
@@ -48,9 +49,10 @@ import Testing
     }
 
     @Test func refusedConnectionThrows() async throws {
-        let port = try await closedPort()
+        let refusing = try RefusingPort()
+        defer { refusing.close() }
         let error = await #expect(throws: TestRedisClientError.self) {
-            _ = try await TestRedisClient.connect(port: port)
+            _ = try await TestRedisClient.connect(port: refusing.port)
         }
         #expect(error?.reason == .connectFailed)
     }

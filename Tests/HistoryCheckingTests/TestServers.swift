@@ -138,13 +138,3 @@ final class RegisterServer: Sendable {
         }
     }
 }
-
-/// A loopback port nothing listens on: bound, then closed again.
-func closedPort() async throws -> Int {
-    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-        .bind(host: "127.0.0.1", port: 0)
-        .get()
-    let port = try #require(channel.localAddress?.port)
-    try await channel.close()
-    return port
-}

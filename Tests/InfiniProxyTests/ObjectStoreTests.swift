@@ -66,12 +66,15 @@ actor StallingChunkNode: ChunkNode {
     func remove(_ chunks: [ChunkID]) async -> Set<ChunkID> { await node.remove(chunks) }
 }
 
-/// A memory node whose reads wait, while its gate is closed, until the test opens it.
+/// A memory node whose reads (or stores of one version) wait while its gate is closed, until the
+/// test opens it.
 actor GatedChunkNode: ChunkNode {
     nonisolated let id: Int
     private let node: InProcessChunkNode
     private var isClosed = false
+    private var closedVersion: UInt64?
     private var waiting: [CheckedContinuation<Void, Never>] = []
+    private var waitingStoreCount = 0
 
     init(id: Int) {
         self.id = id
@@ -81,15 +84,28 @@ actor GatedChunkNode: ChunkNode {
     var waitingReads: Int { waiting.count }
     var storedBytes: Int { get async { await node.storedBytes } }
 
+    var waitingStores: Int { waitingStoreCount }
+
     func close() { isClosed = true }
+
+    func closeStores(of version: UInt64) { closedVersion = version }
 
     func open() {
         isClosed = false
-        for read in waiting { read.resume() }
+        closedVersion = nil
+        waitingStoreCount = 0
+        for request in waiting { request.resume() }
         waiting.removeAll()
     }
 
+    /// Drops `chunks`, as a node that lost its memory.
+    func forget(_ chunks: [ChunkID]) async { _ = await node.remove(chunks) }
+
     func store(_ chunk: ChunkID, bytes: ByteBuffer, persist: Bool) async throws {
+        if chunk.version == closedVersion {
+            waitingStoreCount += 1
+            await withCheckedContinuation { waiting.append($0) }
+        }
         try await node.store(chunk, bytes: bytes, persist: persist)
     }
 
@@ -570,6 +586,32 @@ struct ObjectStoreTests {
         #expect(await nodes[4].chunks == memoryOnly[4])
         #expect(await store.statistics.rebuiltChunks == 4)
         #expect(try await store.get(Self.key("big"))?.joined == ByteBuffer(bytes: big))
+    }
+
+    @Test func aChunkRebuiltForAVersionOverwrittenMeanwhileIsFreedWithIt() async throws {
+        let nodes = (0..<6).map { GatedChunkNode(id: $0) }
+        let store = try Self.makeStore(nodes: nodes)
+        func storedBytes() async -> Int {
+            var total = 0
+            for node in nodes { total += await node.storedBytes }
+            return total
+        }
+        // Version 1, coded 4+2 in three stripes, has its parity shard 5 on node 0: memory only.
+        try await store.set(Self.key("big"), value: ByteBuffer(bytes: SampleData.random(10_000, seed: 21)))
+        let oneVersion = await storedBytes()
+        await nodes[0].forget((0..<3).map { ChunkID(version: 1, stripe: $0, shard: 5) })
+
+        // The rebuild's store waits on node 0 while the key is overwritten and the old version collected.
+        await nodes[0].closeStores(of: 1)
+        let rebuild = Task { await store.rebuildMemoryOnlyChunks(onNode: 0) }
+        for _ in 0..<500 where await nodes[0].waitingStores == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(await nodes[0].waitingStores == 1, "the rebuild never reached node 0")
+        try await store.set(Self.key("big"), value: ByteBuffer(bytes: SampleData.random(10_000, seed: 22)))
+        await store.collectGarbage()
+        await nodes[0].open()
+        #expect(await rebuild.value == 1, "stripes after the overwrite are not rebuilt")
+        await store.collectGarbage()
+        #expect(await storedBytes() == oneVersion, "a chunk of the overwritten version was left on node 0")
     }
 
     @Test func readsPinOneVersionWhileOverwritesCommitBetweenStripes() async throws {
