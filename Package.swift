@@ -136,7 +136,8 @@ let package = Package(
         .testTarget(
             name: "InfiniCOSTests",
             dependencies: [
-                "InfiniCOS", "AWSAccess", "InfiniMetadata", "MetadataTestSupport", "ProcessSpawning", "ProcessTestSupport",
+                "InfiniCOS", "AWSAccess", "InfiniMetadata", "MetadataTestSupport", "PortTestSupport", "ProcessSpawning",
+                "ProcessTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -224,8 +225,8 @@ let package = Package(
         .testTarget(
             name: "InfiniStoreIntegrationTests",
             dependencies: [
-                "infinistore", "HistoryChecking", "InfiniCOS", "InfiniCodingReference", "InfiniNode", "ProcessSpawning", "ProcessTestSupport",
-                "RESP",
+                "infinistore", "HistoryChecking", "InfiniCOS", "InfiniCodingReference", "InfiniNode", "PortTestSupport", "ProcessSpawning",
+                "ProcessTestSupport", "RESP",
             ]
         ),
         .testTarget(

@@ -4,6 +4,7 @@ import InfiniCOS
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import PortTestSupport
 import ProcessSpawning
 import ProcessTestSupport
 import Testing
@@ -57,7 +58,7 @@ struct MotoServer: Sendable {
         guard check.status == 0 else {
             throw Failure(description: "moto is not installed (python3 cannot import moto.server): run `make deps`")
         }
-        let port = try await Self.freePort()
+        let port = try freeLoopbackPort()
         let files = FileManager.default.temporaryDirectory.appendingPathComponent("moto-\(port)-\(UUID())")
         let logFile = files.appendingPathExtension("log")
         var arguments = ["python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)]
@@ -170,15 +171,6 @@ struct MotoServer: Sendable {
             start.upperBound <= end.lowerBound
         else { return nil }
         return String(document[start.upperBound..<end.lowerBound])
-    }
-
-    private static func freePort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: 0)
-            .get()
-        let port = channel.localAddress!.port!
-        try await channel.close()
-        return port
     }
 
     private static func waitUntilListening(port: Int, process: ChildProcess, logFile: URL) async throws {

@@ -66,9 +66,23 @@ actor StallingChunkNode: ChunkNode {
     func remove(_ chunks: [ChunkID]) async -> Set<ChunkID> { await node.remove(chunks) }
 }
 
+/// A test node that tells how many bytes of chunks it holds.
+protocol ReportsStoredBytes: Sendable {
+    var storedBytes: Int { get async }
+}
+
+extension InProcessChunkNode: ReportsStoredBytes {}
+
+/// The bytes of chunks all of `nodes` hold.
+func totalStoredBytes(of nodes: [some ReportsStoredBytes]) async -> Int {
+    var total = 0
+    for node in nodes { total += await node.storedBytes }
+    return total
+}
+
 /// A memory node whose reads (or stores of one version) wait while its gate is closed, until the
 /// test opens it.
-actor GatedChunkNode: ChunkNode {
+actor GatedChunkNode: ChunkNode, ReportsStoredBytes {
     nonisolated let id: Int
     private let node: InProcessChunkNode
     private var isClosed = false
@@ -367,11 +381,7 @@ struct ObjectStoreTests {
     @Test func supersededAndDeletedVersionsAreFreedOnTheirNodes() async throws {
         let nodes = (0..<6).map { InProcessChunkNode(id: $0) }
         let store = try Self.makeStore(nodes: nodes)
-        func storedBytes() async -> Int {
-            var total = 0
-            for node in nodes { total += await node.storedBytes }
-            return total
-        }
+        func storedBytes() async -> Int { await totalStoredBytes(of: nodes) }
         let value = ByteBuffer(bytes: (0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
         try await store.set(Self.key("kept"), value: value)
         await store.collectGarbage()
@@ -388,11 +398,7 @@ struct ObjectStoreTests {
     @Test func aReadFinishesWithTheVersionItFoundThoughItIsOverwrittenAndCollectedMeanwhile() async throws {
         let nodes = (0..<6).map { GatedChunkNode(id: $0) }
         let store = try Self.makeStore(nodes: nodes)
-        func storedBytes() async -> Int {
-            var total = 0
-            for node in nodes { total += await node.storedBytes }
-            return total
-        }
+        func storedBytes() async -> Int { await totalStoredBytes(of: nodes) }
         let old = ByteBuffer(bytes: SampleData.random(50_000, seed: 1))
         try await store.set(Self.key("k"), value: old)
         await store.collectGarbage()
@@ -422,11 +428,7 @@ struct ObjectStoreTests {
         // 4 data shards of at most 16 KiB: 64 KiB stripes, so this value has 11.
         let store = try Self.makeStore(nodes: nodes, shardLength: 16 << 10)
         let stripeLength = 64 << 10
-        func storedBytes() async -> Int {
-            var total = 0
-            for node in nodes { total += await node.storedBytes }
-            return total
-        }
+        func storedBytes() async -> Int { await totalStoredBytes(of: nodes) }
         let old = SampleData.random(700_000, seed: 11)
         try await store.set(Self.key("long"), value: ByteBuffer(bytes: old))
         let oneVersion = await storedBytes()
@@ -591,11 +593,7 @@ struct ObjectStoreTests {
     @Test func aChunkRebuiltForAVersionOverwrittenMeanwhileIsFreedWithIt() async throws {
         let nodes = (0..<6).map { GatedChunkNode(id: $0) }
         let store = try Self.makeStore(nodes: nodes)
-        func storedBytes() async -> Int {
-            var total = 0
-            for node in nodes { total += await node.storedBytes }
-            return total
-        }
+        func storedBytes() async -> Int { await totalStoredBytes(of: nodes) }
         // Version 1, coded 4+2 in three stripes, has its parity shard 5 on node 0: memory only.
         try await store.set(Self.key("big"), value: ByteBuffer(bytes: SampleData.random(10_000, seed: 21)))
         let oneVersion = await storedBytes()

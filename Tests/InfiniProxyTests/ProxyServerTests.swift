@@ -165,11 +165,7 @@ func withProxy(
         let stripeLength = 256 << 10
         try await withProxy(geometry: "4+2", nodeCount: 6, maximumShardLength: 64 << 10) {
             (port: Int, nodes: [InProcessChunkNode]) async throws in
-            func storedBytes() async -> Int {
-                var total = 0
-                for node in nodes { total += await node.storedBytes }
-                return total
-            }
+            func storedBytes() async -> Int { await totalStoredBytes(of: nodes) }
             func heldClientMemory() async throws -> Int {
                 let info = try await redisCLI(port, ["INFO", "memory"])
                 let line = info.split(separator: "\r\n").first { $0.hasPrefix("infinistore_client_memory_held:") }

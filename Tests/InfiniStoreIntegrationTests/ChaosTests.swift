@@ -1,5 +1,6 @@
 import Foundation
 import HistoryChecking
+import PortTestSupport
 import ProcessSpawning
 import RESP
 import Testing
@@ -77,7 +78,7 @@ import Testing
     func aProxyKilledMidWorkloadComesBackWithEveryAcknowledgedWrite(metadata: String) async throws {
         let dataDirectory = RunningProxy.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dataDirectory) }
-        let port = try RunningProxy.freePort()
+        let port = try freeLoopbackPort()
         let arguments = ["--read-cache", "0", "--ec", "4+2", "--nodes", "6", "--metadata", metadata]
         var proxy = try RunningProxy(arguments, dataDirectory: dataDirectory, port: port)
         async let workload = runRegisterWorkload(
