@@ -43,8 +43,9 @@ struct ClientInput {
         guard pending.readInteger(as: UInt16.self) == 0x0D0A else { throw RESPParsingError.expectedCRLF }
     }
 
-    /// The next `count` bytes, reading as many times as it takes. A value's bytes land in one
-    /// buffer of their own, so the connection's buffer is not kept alive or copied for them.
+    /// The next `count` bytes, reading as many times as it takes. Bytes not all read yet land in
+    /// one buffer of their own, allocated once, rather than in ``pending``, which would grow by
+    /// doubling and stay that large for the connection's later reads.
     mutating func take(_ count: Int, allocator: ByteBufferAllocator) async throws -> ByteBuffer {
         if pending.readableBytes >= count, let taken = pending.readSlice(length: count) {
             pending.discardReadBytes()

@@ -8,10 +8,10 @@ extension ClientSession {
         leading.count == 2 && !needsAuthentication && leading[0].isCommandName("set") && store.storesAsItArrives(length: length)
     }
 
-    /// Runs `SET key <value>` (`key` owning its bytes) while the value's `length` bytes arrive: each stripe is stored while
-    /// the next one is read, so the proxy holds about two stripes of the value. A write that fails
-    /// still reads the value to its end, so the connection stays in step, and then replies with
-    /// the error; nothing of it becomes visible.
+    /// Runs `SET key <value>` (`key` owning its bytes) while the value's `length` bytes arrive:
+    /// each stripe is stored while the next one is read, so the proxy holds about two stripes of
+    /// the value. A write that fails still reads the value to its end, so the connection stays in
+    /// step, and then replies with the error; nothing of it becomes visible.
     ///
     /// - Throws: When the client leaves partway, or the value is not followed by CRLF; the
     ///   connection must close then.
