@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,12 +26,19 @@ public final class RefusingPort {
 }
 
 /// A loopback port that was free a moment ago, for a server that must come back on the same
-/// port after a restart; another server may take it meanwhile.
+/// port after a restart, or that cannot bind port 0 and say which it got; another process may
+/// take it meanwhile. The kernel can give a closed port out again at once, so no port is handed
+/// out twice in one test process: two servers started side by side would otherwise share one.
 public func freeLoopbackPort() throws -> Int {
-    let (descriptor, port) = try bindLoopbackSocket()
-    Glibc.close(descriptor)
-    return port
+    for _ in 0..<100 {
+        let (descriptor, port) = try bindLoopbackSocket()
+        Glibc.close(descriptor)
+        if portsHandedOut.withLock({ $0.insert(port).inserted }) { return port }
+    }
+    throw BindFailure(description: "no loopback port that was not handed out before")
 }
+
+private let portsHandedOut = Mutex<Set<Int>>([])
 
 /// A TCP socket bound to a free loopback port, and the port.
 private func bindLoopbackSocket() throws -> (descriptor: Int32, port: Int) {
