@@ -119,30 +119,17 @@ func withProxy(
             (port: Int, nodes: [InProcessChunkNode]) async throws in
             let value = Data(SampleData.random(16 << 20, seed: 16))
             #expect(try await redisCLI(port, ["-x", "SET", "long"], input: value) == "OK\n")
-            func heldClientMemory() async throws -> Int {
-                let info = try await redisCLI(port, ["INFO", "memory"])
-                let line = info.split(separator: "\r\n").first { $0.hasPrefix("infinistore_client_memory_held:") }
-                return Int(try #require(line?.split(separator: ":").last)) ?? -1
-            }
 
-            let client = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connect(host: "127.0.0.1", port: port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    }
-                }
-            try await client.executeThenClose { inbound, outbound in
-                try await outbound.write(ByteBuffer(string: "*2\r\n$3\r\nGET\r\n$4\r\nlong\r\n"))
-                var received = ByteBuffer()
-                var reads = inbound.makeAsyncIterator()
-                while received.readableBytes < 1 << 20, var bytes = try await reads.next() { received.writeBuffer(&bytes) }
-                #expect(received.readableBytesView.starts(with: "$\(value.count)\r\n".utf8))
+            try await withRawClient(port) { client in
+                try await client.send(ByteBuffer(string: "*2\r\n$3\r\nGET\r\n$4\r\nlong\r\n"))
+                try await client.fill(upTo: 1 << 20)
+                #expect(client.received.readableBytesView.starts(with: "$\(value.count)\r\n".utf8))
 
                 // Not reading, the client stops the reply once the buffers between are full.
-                var held = try await heldClientMemory()
+                var held = try await heldClientMemory(port)
                 for _ in 0..<100 {
                     try await Task.sleep(for: .milliseconds(100))
-                    let now = try await heldClientMemory()
+                    let now = try await heldClientMemory(port)
                     if now == held, now > 0 { break }
                     held = now
                 }
@@ -151,12 +138,12 @@ func withProxy(
                 // More than p nodes go while the reply is stuck: it is cut off, not finished or hung.
                 for node in nodes.prefix(3) { await node.fail() }
                 let replyLength = "$\(value.count)\r\n".utf8.count + value.count + 2
-                while received.readableBytes < replyLength, var bytes = try await reads.next() { received.writeBuffer(&bytes) }
-                #expect(received.readableBytes > 1 << 20 && received.readableBytes < replyLength)
+                try await client.fill(upTo: replyLength)
+                #expect(client.received.readableBytes > 1 << 20 && client.received.readableBytes < replyLength)
             }
             #expect(try await redisCLI(port, ["PING"]) == "PONG\n")
-            for _ in 0..<100 where try await heldClientMemory() > 0 { try await Task.sleep(for: .milliseconds(20)) }
-            #expect(try await heldClientMemory() == 0)
+            for _ in 0..<100 where try await heldClientMemory(port) > 0 { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(try await heldClientMemory(port) == 0)
         }
     }
 
@@ -166,11 +153,6 @@ func withProxy(
         try await withProxy(geometry: "4+2", nodeCount: 6, maximumShardLength: 64 << 10) {
             (port: Int, nodes: [InProcessChunkNode]) async throws in
             func storedBytes() async -> Int { await totalStoredBytes(of: nodes) }
-            func heldClientMemory() async throws -> Int {
-                let info = try await redisCLI(port, ["INFO", "memory"])
-                let line = info.split(separator: "\r\n").first { $0.hasPrefix("infinistore_client_memory_held:") }
-                return Int(try #require(line?.split(separator: ":").last)) ?? -1
-            }
             let value = ByteBuffer(bytes: SampleData.random(16 << 20, seed: 17))
             func setHeader(_ key: String, length: Int = value.readableBytes) -> ByteBuffer {
                 ByteBuffer(string: "*3\r\n$3\r\nSET\r\n$\(key.utf8.count)\r\n\(key)\r\n$\(length)\r\n")
@@ -183,7 +165,7 @@ func withProxy(
                 try await client.send(request)
                 for _ in 0..<200 where await storedBytes() < 4 << 20 { try await Task.sleep(for: .milliseconds(10)) }
                 #expect(await storedBytes() >= 4 << 20, "stripes are stored while the value arrives")
-                let held = try await heldClientMemory()
+                let held = try await heldClientMemory(port)
                 #expect(held > 0 && held <= 2 * stripeLength, "a value arriving holds two stripes, not the value")
                 #expect(try await redisCLI(port, ["EXISTS", "long"]) == "0\n")
                 var rest = value.getSlice(at: 8 << 20, length: 8 << 20)!
@@ -195,7 +177,7 @@ func withProxy(
             defer { try? FileManager.default.removeItem(at: path) }
             _ = try await run("/bin/sh", ["-c", "/usr/bin/redis-cli -p \(port) --raw GET long > \(path.path)"])
             #expect(try Data(contentsOf: path) == Data(value.readableBytesView) + Data("\n".utf8))
-            #expect(try await heldClientMemory() == 0)
+            #expect(try await heldClientMemory(port) == 0)
             let oneValue = await storedBytes()
 
             // A client that leaves partway leaves nothing behind.
@@ -232,7 +214,7 @@ func withProxy(
                 #expect(reply.hasPrefix("-ERR "), "\(reply)")
                 #expect(try await client.receive(7) == "+PONG\r\n")
             }
-            #expect(try await heldClientMemory() == 0)
+            #expect(try await heldClientMemory(port) == 0)
         }
     }
 
@@ -258,12 +240,14 @@ struct RawClient {
 
     func send(_ bytes: ByteBuffer) async throws { try await outbound.write(bytes) }
 
+    /// Reads until ``received`` holds at least `count` bytes or the server closes the connection.
+    mutating func fill(upTo count: Int) async throws {
+        while received.readableBytes < count, var bytes = try await reads.next() { received.writeBuffer(&bytes) }
+    }
+
     /// The next `count` bytes, as text.
     mutating func receive(_ count: Int) async throws -> String {
-        while received.readableBytes < count {
-            guard var bytes = try await reads.next() else { break }
-            received.writeBuffer(&bytes)
-        }
+        try await fill(upTo: count)
         return received.readString(length: min(count, received.readableBytes)) ?? ""
     }
 
@@ -279,9 +263,16 @@ struct RawClient {
 
     /// Everything until the server closes the connection, as text.
     mutating func receiveUntilClosed() async throws -> String {
-        while var bytes = try await reads.next() { received.writeBuffer(&bytes) }
+        try await fill(upTo: .max)
         return received.readString(length: received.readableBytes) ?? ""
     }
+}
+
+/// INFO's `infinistore_client_memory_held` of the proxy on `port`, read with `redis-cli`.
+func heldClientMemory(_ port: Int) async throws -> Int {
+    let info = try await redisCLI(port, ["INFO", "memory"])
+    let line = info.split(separator: "\r\n").first { $0.hasPrefix("infinistore_client_memory_held:") }
+    return Int(try #require(line?.split(separator: ":").last)) ?? -1
 }
 
 /// Connects a ``RawClient`` to the loopback `port`, runs `body`, and closes the connection.
