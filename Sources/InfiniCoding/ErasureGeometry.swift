@@ -32,6 +32,9 @@ public struct ErasureGeometry: Hashable, Sendable, CustomStringConvertible {
 
     public var totalShards: Int { dataShards + parityShards }
 
+    /// The object bytes one stripe holds when each shard holds at most `maximumShardLength`.
+    public func stripeLength(maximumShardLength: Int) -> Int { dataShards * maximumShardLength }
+
     /// Every shard index of this geometry.
     public var allShards: ShardMask { ShardMask(first: totalShards) }
 

@@ -39,7 +39,7 @@ public struct ObjectEncoder: ~Copyable {
             version: version,
             length: length,
             geometry: geometry,
-            stripeLength: geometry.dataShards * maximumShardLength
+            stripeLength: geometry.stripeLength(maximumShardLength: maximumShardLength)
         )
     }
 
@@ -49,7 +49,7 @@ public struct ObjectEncoder: ~Copyable {
         let range = object.byteRange(ofStripe: index)
         precondition(bytes.byteCount == range.count, "stripe bytes do not match the descriptor")
         precondition(
-            object.stripeLength <= object.geometry.dataShards * maximumShardLength,
+            object.stripeLength <= object.geometry.stripeLength(maximumShardLength: maximumShardLength),
             "descriptor stripes are larger than this encoder's shards"
         )
         bytes.withUnsafeBytes { raw in encodeStripe(index, of: object, raw: raw) }

@@ -19,8 +19,7 @@ public struct ClientMemory: Sendable {
     func heldBytes(reading reads: some Sequence<(length: Int, stripeLength: Int)>) -> Int {
         reads.reduce(0) { total, read in
             guard read.length >= Self.largeValueLength else { return total }
-            let streamedLength = streamsLongValues ? ObjectStore.streamedStripeCount * read.stripeLength : .max
-            return total + min(read.length, streamedLength)
+            return total + (streamsLongValues ? ObjectStore.streamedLength(of: read.length, stripeLength: read.stripeLength) : read.length)
         }
     }
 }

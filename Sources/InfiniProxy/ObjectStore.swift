@@ -329,7 +329,14 @@ public actor ObjectStore {
     /// The client memory a SET whose value of `length` bytes is stored as it arrives holds: the
     /// stripe being read and the one being stored.
     public nonisolated func arrivingValueMemory(length: Int) -> Int {
-        min(length, Self.streamedStripeCount * configuration.geometry.dataShards * configuration.maximumShardLength)
+        let stripeLength = configuration.geometry.stripeLength(maximumShardLength: configuration.maximumShardLength)
+        return Self.streamedLength(of: length, stripeLength: stripeLength)
+    }
+
+    /// What of a value of `length` bytes is in the proxy's memory at once when it is streamed
+    /// through in stripes of `stripeLength`.
+    static func streamedLength(of length: Int, stripeLength: Int) -> Int {
+        min(length, streamedStripeCount * stripeLength)
     }
 
     /// Starts a SET of `key` (which must not share storage with a connection's buffers) to a

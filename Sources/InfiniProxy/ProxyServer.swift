@@ -110,10 +110,7 @@ public struct ProxyServer: Sendable {
     /// its share holding nothing; a command already holding some takes more without waiting,
     /// because two clients each waiting for the other's bytes would wait for good.
     private static func hold(_ held: inout Int, of budget: ByteBudget, for needed: Int, afterExecuting executed: Bool) async throws {
-        if executed {
-            budget.release(held)
-            held = 0
-        }
+        if executed { release(&held, of: budget) }
         guard needed >= ClientMemory.largeValueLength, needed > held else { return }
         if held == 0 {
             try await budget.reserve(needed)
@@ -121,6 +118,11 @@ public struct ProxyServer: Sendable {
             budget.take(needed - held)
         }
         held = needed
+    }
+
+    private static func release(_ held: inout Int, of budget: ByteBudget) {
+        budget.release(held)
+        held = 0
     }
 
     /// Removes expired keys nobody reads, until cancelled.
@@ -145,7 +147,7 @@ public struct ProxyServer: Sendable {
         let limits = RESPCommandParser.Limits(maximumBulkLength: configuration.maximumBulkLength)
         try? await client.executeThenClose { inbound, outbound in
             var session = ClientSession(server: state)
-            defer { state.clientMemory.release(session.arrivingValueMemory) }
+            defer { Self.release(&session.arrivingValueMemory, of: state.clientMemory) }
             var parser = RESPCommandParser(limits: limits)
             var input = ClientInput(inbound)
             // The writer returns once replies are queued. Replies whose values hold client
@@ -166,8 +168,17 @@ public struct ProxyServer: Sendable {
                 var replies = ReplyBuffer(allocator: client.channel.allocator)
                 var commands: [[ByteBuffer]] = []
                 var malformed: (any Error)?
+                // Until the client authenticates, each request runs before the next is parsed:
+                // an AUTH decides the limits the requests after it are held to.
+                parser.clientIsUnauthenticated = session.needsAuthentication
                 do {
-                    while let command = try parser.next(from: &input.pending) { commands.append(command) }
+                    while let command = try parser.next(from: &input.pending) {
+                        commands.append(command)
+                        if parser.clientIsUnauthenticated {
+                            mustRead = input.pending.readableBytes == 0
+                            break
+                        }
+                    }
                 } catch {
                     malformed = error
                 }
@@ -201,7 +212,7 @@ public struct ProxyServer: Sendable {
                     }
                     state.countCommands(1)
                     try await send(replies)
-                    try await Self.hold(&session.arrivingValueMemory, of: state.clientMemory, for: 0, afterExecuting: true)
+                    Self.release(&session.arrivingValueMemory, of: state.clientMemory)
                     // Commands sent after the value may be here already.
                     mustRead = input.pending.readableBytes == 0
                     continue

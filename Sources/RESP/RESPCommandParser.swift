@@ -15,6 +15,16 @@ public struct RESPCommandParser: Sendable {
     /// and `maximumBulkLength` plays the role of Redis's `proto-max-bulk-len`.
     public var limits: Limits
 
+    /// Whether the client has yet to authenticate to a server that requires it. Such a client is
+    /// held, as Redis holds it, to requests of at most ``unauthenticatedArgumentLimit`` arguments
+    /// and bulk strings of at most ``unauthenticatedBulkLimit`` bytes, so a stranger cannot make
+    /// the server buffer a large value before it has proved who it is.
+    public var clientIsUnauthenticated = false
+
+    /// Redis's fixed limits for a client that has not authenticated.
+    public static let unauthenticatedArgumentLimit = 10
+    public static let unauthenticatedBulkLimit = 16384
+
     /// A multibulk request whose header has been read but whose arguments are not all here.
     private struct PendingRequest {
         /// Arguments still to come.
@@ -199,6 +209,9 @@ public struct RESPCommandParser: Sendable {
         guard count <= self.limits.maximumAggregateLength, let count = Int(exactly: count) else {
             throw .invalidMultibulkLength
         }
+        if self.clientIsUnauthenticated, count > Self.unauthenticatedArgumentLimit {
+            throw .unauthenticatedMultibulkLength
+        }
         // Redis treats any count <= 0 as an empty request.
         return (max(count, 0), cr + 2)
     }
@@ -220,6 +233,9 @@ public struct RESPCommandParser: Sendable {
             let length = Int(exactly: length)
         else {
             throw .invalidBulkLength
+        }
+        if self.clientIsUnauthenticated, length > Self.unauthenticatedBulkLimit {
+            throw .unauthenticatedBulkLength
         }
         return (cr + 2, length)
     }

@@ -9,6 +9,8 @@ public struct RESPParsingError: Error, Hashable, Sendable, CustomStringConvertib
         private enum Base: Hashable, Sendable {
             case invalidMultibulkLength
             case invalidBulkLength
+            case unauthenticatedMultibulkLength
+            case unauthenticatedBulkLength
             case expectedBulkString
             case tooBigInlineRequest
             case tooBigMultibulkCountString
@@ -39,6 +41,11 @@ public struct RESPParsingError: Error, Hashable, Sendable, CustomStringConvertib
         /// A bulk length that is not a strict integer, is negative (other than `$-1` in RESP replies)
         /// or exceeds ``RESPParser/Limits/maximumBulkLength``.
         public static let invalidBulkLength = Code(.invalidBulkLength)
+        /// More arguments than a client that has not authenticated may send
+        /// (``RESPCommandParser/clientIsUnauthenticated``).
+        public static let unauthenticatedMultibulkLength = Code(.unauthenticatedMultibulkLength)
+        /// A longer bulk string than a client that has not authenticated may send.
+        public static let unauthenticatedBulkLength = Code(.unauthenticatedBulkLength)
         /// A multibulk request element that does not start with `$`.
         public static let expectedBulkString = Code(.expectedBulkString)
         /// An inline request longer than ``RESPParser/Limits/maximumInlineLength`` without a newline.
@@ -95,6 +102,11 @@ public struct RESPParsingError: Error, Hashable, Sendable, CustomStringConvertib
 extension RESPParsingError {
     static let invalidMultibulkLength = Self(.invalidMultibulkLength, "Protocol error: invalid multibulk length")
     static let invalidBulkLength = Self(.invalidBulkLength, "Protocol error: invalid bulk length")
+    static let unauthenticatedMultibulkLength = Self(
+        .unauthenticatedMultibulkLength,
+        "Protocol error: unauthenticated multibulk length"
+    )
+    static let unauthenticatedBulkLength = Self(.unauthenticatedBulkLength, "Protocol error: unauthenticated bulk length")
     static let tooBigInlineRequest = Self(.tooBigInlineRequest, "Protocol error: too big inline request")
     static let tooBigMultibulkCountString = Self(
         .tooBigMultibulkCountString,

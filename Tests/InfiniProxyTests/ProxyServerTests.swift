@@ -84,6 +84,32 @@ func withProxy(
         }
     }
 
+    @Test func clientsThatHaveNotAuthenticatedAreHeldToRedisLimits() async throws {
+        try await withProxy(configuration: .init(port: 0, password: "pw")) { (port: Int, _: [InProcessChunkNode]) async throws in
+            func request(_ arguments: [String]) -> String {
+                "*\(arguments.count)\r\n" + arguments.map { "$\($0.utf8.count)\r\n\($0)\r\n" }.joined()
+            }
+            let long = String(repeating: "v", count: 16385)
+            // A long value's length is refused before the value is sent, and the connection closes.
+            try await withRawClient(port) { client in
+                try await client.send(ByteBuffer(string: "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$16385\r\n"))
+                #expect(try await client.receiveUntilClosed() == "-ERR Protocol error: unauthenticated bulk length\r\n")
+            }
+            try await withRawClient(port) { client in
+                try await client.send(ByteBuffer(string: "*11\r\n"))
+                #expect(try await client.receiveUntilClosed() == "-ERR Protocol error: unauthenticated multibulk length\r\n")
+            }
+            // Within the limits a request gets the usual NOAUTH; an AUTH lifts the limits for the
+            // requests pipelined right behind it.
+            try await withRawClient(port) { client in
+                let pipeline = request(["GET", "k"]) + request(["AUTH", "pw"]) + request(["SET", "k", long])
+                    + request(["MSET", "a", "1", "b", "2", "c", "3", "d", "4", "e", "5"]) + request(["STRLEN", "k"])
+                try await client.send(ByteBuffer(string: pipeline))
+                #expect(try await client.receive(57) == "-NOAUTH Authentication required.\r\n+OK\r\n+OK\r\n+OK\r\n:16385\r\n")
+            }
+        }
+    }
+
     @Test func setOptionsNXXXAndGET() async throws {
         try await withProxy { (port: Int, _: [InProcessChunkNode]) async throws in
             #expect(try await redisCLI(port, ["SET", "k", "1", "NX"]) == "OK\n")

@@ -211,6 +211,31 @@ struct RESPCommandParserTests {
         #expect(commandParseError(buffer("*3\r\n"), limits: limits)?.code == .invalidMultibulkLength)
     }
 
+    @Test func unauthenticatedClientsAreHeldToRedisLimits() throws {
+        var parser = RESPCommandParser()
+        parser.clientIsUnauthenticated = true
+        let tenArguments = "*10\r\n" + String(repeating: "$1\r\na\r\n", count: 10)
+        var input = buffer(tenArguments + "*2\r\n$4\r\nECHO\r\n$16384\r\n" + String(repeating: "x", count: 16384) + "\r\n")
+        #expect(try parser.next(from: &input)?.count == 10)
+        #expect(try parser.next(from: &input)?.last?.readableBytes == 16384)
+        func error(_ input: String) -> RESPParsingError? {
+            var bytes = buffer(input)
+            do { _ = try parser.next(from: &bytes) } catch { return error }
+            return nil
+        }
+        #expect(error("*11\r\n")?.message == "Protocol error: unauthenticated multibulk length")
+        #expect(error("*11\r\n")?.code == .unauthenticatedMultibulkLength)
+        // The length is refused as soon as its header is in, before any of the value arrives.
+        #expect(error("*2\r\n$4\r\nECHO\r\n$16385\r\n")?.message == "Protocol error: unauthenticated bulk length")
+        #expect(error("*2\r\n$4\r\nECHO\r\n$16385\r\n")?.code == .unauthenticatedBulkLength)
+        // Invalid lengths keep their own error, as in Redis.
+        #expect(error("*1\r\n$-2\r\n")?.code == .invalidBulkLength)
+        #expect(error("*2147483648\r\n")?.code == .invalidMultibulkLength)
+        parser.clientIsUnauthenticated = false
+        var authenticated = buffer("*11\r\n" + String(repeating: "$5\r\nabcde\r\n", count: 11))
+        #expect(try parser.next(from: &authenticated)?.count == 11)
+    }
+
     @Test(arguments: ["*2147483647\r\n", "*1\r\n$9999999999999\r\n", "*1\r\n$2147483648\r\n"])
     func absurdLengthsFailPromptlyWithoutAllocating(input: String) {
         var bytes = buffer(input)
