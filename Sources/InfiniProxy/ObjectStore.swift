@@ -74,17 +74,22 @@ public actor ObjectStore {
     /// index (into `nodes`) holding each shard, and its TTL; the metadata log stores the same.
     typealias Entry = KeyMetadata
 
-    /// When a write may happen, by whether the key exists (SET's NX and XX).
-    public enum WriteCondition: Sendable {
+    /// When a write may happen: by whether the key exists (SET's NX and XX), or only while the
+    /// key is as a read left it (a read-modify-write).
+    public enum WriteCondition: Sendable, Equatable {
         case always
         case ifAbsent
         case ifPresent
+        /// While the key's committed version is this one; nil: while the key does not exist.
+        case ifVersion(UInt64?)
 
-        func allows(exists: Bool) -> Bool {
+        /// Whether the write may happen to a key whose committed version is `current`.
+        func allows(version current: UInt64?) -> Bool {
             switch self {
             case .always: true
-            case .ifAbsent: !exists
-            case .ifPresent: exists
+            case .ifAbsent: current == nil
+            case .ifPresent: current != nil
+            case .ifVersion(let version): current == version
             }
         }
     }
@@ -141,6 +146,8 @@ public actor ObjectStore {
     private var readCache: ReadCache
     /// Versions being read, with how many reads each: their chunks stay until the last read ends.
     private var readers: [UInt64: Int] = [:]
+    /// Keys a read-modify-write is updating, with the ones waiting for their turn.
+    private var keysBeingUpdated: [ByteBuffer: [CheckedContinuation<Void, Never>]] = [:]
     /// Versions superseded or deleted while being read, freed once their reads end.
     private var discardedWhileRead: [UInt64: Entry] = [:]
     private var lastVersion: UInt64 = 0
@@ -286,14 +293,14 @@ public actor ObjectStore {
         condition: WriteCondition = .always,
         expiry: ExpiryUpdate = .clear
     ) async throws -> Bool {
-        guard condition.allows(exists: liveEntry(key) != nil) else { return false }
+        guard condition.allows(version: liveEntry(key)?.version) else { return false }
         if case .at(let deadline) = expiry, deadline <= clock.now() {
             try await delete(key)
             return true
         }
         var entry = try await storeChunks(of: key, value: value)
         let current = liveEntry(key)
-        guard condition.allows(exists: current != nil) else {
+        guard condition.allows(version: current?.version) else {
             discard(entry)
             return false
         }
@@ -304,6 +311,84 @@ public actor ObjectStore {
         }
         try await settle(try commit(entry, for: key))
         return true
+    }
+
+    /// SET with GET: stores `value` under `key` as ``set(_:value:condition:expiry:)`` does, and
+    /// returns the value it replaced, read with `memory`. Nothing written between that read and
+    /// the commit is lost: the value replaced is the one returned.
+    public func getAndSet(
+        _ key: ByteBuffer,
+        value: ByteBuffer,
+        condition: WriteCondition = .always,
+        expiry: ExpiryUpdate = .clear,
+        memory: ClientMemory? = nil
+    ) async throws -> (previous: ValueBytes?, written: Bool) {
+        try await updating(key, expiry: expiry, readingWith: memory) { entry, previous in
+            guard condition.allows(version: entry?.version) else { return (nil, (previous, false)) }
+            return (value, (previous, true))
+        }
+    }
+
+    /// APPEND: adds `suffix` to the value of `key` (an empty value if it does not exist), keeping
+    /// its TTL. Appends to one key take turns, so none is lost.
+    ///
+    /// - Returns: The new length, or nil (and nothing written) if it would pass `maximumLength`.
+    public func append(
+        _ suffix: ByteBuffer, to key: ByteBuffer, maximumLength: Int, memory: ClientMemory? = nil
+    ) async throws -> Int? {
+        // A value that is too long already is refused without reading it.
+        if (liveEntry(key)?.descriptor.length ?? 0) + suffix.readableBytes > maximumLength { return nil }
+        var memory = memory
+        memory?.streamsLongValues = false
+        return try await updating(key, expiry: .keep, readingWith: memory) { entry, previous in
+            guard (entry?.descriptor.length ?? 0) + suffix.readableBytes <= maximumLength else { return (nil, nil) }
+            var value = previous?.joined ?? ByteBuffer()
+            var suffix = suffix
+            value.writeBuffer(&suffix)
+            return (value, value.readableBytes)
+        }
+    }
+
+    /// A read-modify-write of `key`: `change` is given the key's committed entry and its value
+    /// read with `memory`, and returns the value to store in its place (nil: none) and what the
+    /// update returns. The new value is committed with `expiry` only if the key is still as it
+    /// was read; otherwise the key is read and `change` asked again. Updates of one key take
+    /// turns, so they do not undo one another; only other writes of the key make one try again.
+    private func updating<Outcome>(
+        _ key: ByteBuffer,
+        expiry: ExpiryUpdate,
+        readingWith memory: ClientMemory?,
+        _ change: (Entry?, ValueBytes?) -> (value: ByteBuffer?, outcome: Outcome)
+    ) async throws -> Outcome {
+        let key = ByteBuffer(bytes: key.readableBytesView)
+        await waitForTurn(updating: key)
+        defer { endTurn(updating: key) }
+        while true {
+            let entry = lookup(key)
+            var current: ValueBytes?
+            if let entry { current = try await pinnedRead(entry, of: key, range: 0..<entry.descriptor.length, memory: memory) }
+            let (value, outcome) = change(entry, current)
+            guard let value else { return outcome }
+            if try await set(key, value: value, condition: .ifVersion(entry?.version), expiry: expiry) { return outcome }
+        }
+    }
+
+    private func waitForTurn(updating key: ByteBuffer) async {
+        guard keysBeingUpdated[key] != nil else {
+            keysBeingUpdated[key] = []
+            return
+        }
+        await withCheckedContinuation { keysBeingUpdated[key, default: []].append($0) }
+    }
+
+    private func endTurn(updating key: ByteBuffer) {
+        guard var waiting = keysBeingUpdated[key], !waiting.isEmpty else {
+            keysBeingUpdated[key] = nil
+            return
+        }
+        let next = waiting.removeFirst()
+        keysBeingUpdated[key] = waiting
+        next.resume()
     }
 
     /// A plain SET whose value is stored stripe by stripe as it arrives from the client, so the

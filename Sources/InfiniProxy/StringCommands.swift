@@ -16,12 +16,16 @@ extension Command {
         ) { session, arguments, replies in
             let options = try ExtendedStringOptions(arguments.dropFirst(2), for: .set, now: session.store.now())
             let key = arguments[0]
-            let previous = options.returnsPrevious ? try await session.store.get(key, memory: session.clientMemory(beside: replies)) : nil
+            if options.returnsPrevious {
+                let (previous, _) = try await session.store.getAndSet(
+                    key, value: arguments[1], condition: options.condition, expiry: options.expiry,
+                    memory: session.clientMemory(beside: replies))
+                session.writeValue(previous, to: &replies)
+                return .keepOpen
+            }
             let written = try await session.store.set(
                 owned(key), value: arguments[1], condition: options.condition, expiry: options.expiry)
-            if options.returnsPrevious {
-                session.writeValue(previous, to: &replies)
-            } else if written {
+            if written {
                 replies.writeSimpleString("OK")
             } else {
                 replies.writeNull(protocol: session.protocolVersion)
@@ -98,18 +102,11 @@ extension Command {
             arity: 3, group: "string", summary: "Appends a string to the value of a key. Creates the key if it doesn't exist.",
             flags: ["write", "denyoom", "fast"], keys: .first
         ) { session, arguments, replies in
-            let key = arguments[0]
-            var suffix = arguments[1]
-            let length = await session.store.length(of: key) ?? 0
-            guard length + suffix.readableBytes <= session.server.configuration.maximumBulkLength else {
-                throw CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
-            }
-            var memory = session.clientMemory(beside: replies)
-            memory.streamsLongValues = false
-            var value = try await session.store.get(key, memory: memory)?.joined ?? ByteBuffer()
-            value.writeBuffer(&suffix)
-            try await session.store.set(owned(key), value: value, expiry: .keep)
-            replies.writeRESPInteger(value.readableBytes)
+            let length = try await session.store.append(
+                arguments[1], to: arguments[0], maximumLength: session.server.configuration.maximumBulkLength,
+                memory: session.clientMemory(beside: replies))
+            guard let length else { throw CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)") }
+            replies.writeRESPInteger(length)
             return .keepOpen
         },
     ]

@@ -110,6 +110,38 @@ func withProxy(
         }
     }
 
+    @Test func concurrentAppendsAndSetGetsLoseNoWrite() async throws {
+        try await withProxy { (port: Int, _: [InProcessChunkNode]) async throws in
+            // 20 clients append to one key at once: every append is in the value.
+            let output = try await run("/usr/bin/redis-benchmark", ["-p", String(port), "-n", "600", "-c", "20", "-q", "APPEND", "log", "xy"])
+            #expect(!output.lowercased().contains("error"), "\(output)")
+            #expect(try await redisCLI(port, ["STRLEN", "log"]) == "1200\n")
+
+            // 8 clients replace one key with SET … GET at once: each value written is returned
+            // as the one replaced exactly once, except the value left in the key.
+            let previous = try await withThrowingTaskGroup(of: [String].self) { group in
+                for client in 0..<8 {
+                    group.addTask {
+                        var replaced: [String] = []
+                        try await withRawClient(port) { connection in
+                            for write in 0..<25 {
+                                let value = "c\(client)w\(write)"
+                                try await connection.send(ByteBuffer(string: "*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$\(value.utf8.count)\r\n\(value)\r\n$3\r\nGET\r\n"))
+                                let header = try await connection.receiveLine()
+                                replaced.append(header == "$-1\r\n" ? "(nil)" : try await connection.receiveLine().trimmingCharacters(in: .newlines))
+                            }
+                        }
+                        return replaced
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            let last = try await redisCLI(port, ["GET", "k"]).trimmingCharacters(in: .newlines)
+            let written = (0..<8).flatMap { client in (0..<25).map { "c\(client)w\($0)" } }
+            #expect((previous + [last]).sorted() == (written + ["(nil)"]).sorted())
+        }
+    }
+
     @Test func setOptionsNXXXAndGET() async throws {
         try await withProxy { (port: Int, _: [InProcessChunkNode]) async throws in
             #expect(try await redisCLI(port, ["SET", "k", "1", "NX"]) == "OK\n")
