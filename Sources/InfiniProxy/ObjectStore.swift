@@ -693,10 +693,12 @@ public actor ObjectStore {
         return value
     }
 
-    /// The value of `key`, whose TTL is then changed by `expiry` (GETEX).
+    /// The value of `key`, whose TTL is then changed by `expiry` (GETEX) unless a newer version
+    /// was committed meanwhile: that write came after this one and set its own TTL.
     public func getAndUpdateExpiry(_ key: ByteBuffer, expiry: ExpiryUpdate, memory: ClientMemory? = nil) async throws -> ValueBytes? {
         guard let entry = lookup(key) else { return nil }
         let value = try await pinnedRead(entry, of: key, range: 0..<entry.descriptor.length, memory: memory)
+        guard keyspace[key]?.version == entry.version else { return value }
         switch expiry {
         case .keep: break
         case .clear: try await setExpiry(nil, of: key)
