@@ -9,17 +9,14 @@ public struct ClientMemory: Sendable {
 
     let budget: ByteBudget
     let mayWait: Bool
-    /// Whether a value longer than ``ObjectStore/streamedStripeCount`` stripes may be read
-    /// stripe by stripe as its reply is written, holding only that many stripes of memory.
-    /// A command that uses the value itself (APPEND) reads it whole.
-    var streamsLongValues = true
 
-    /// The memory that reading `reads` holds: the large values among them, each whole or, when
-    /// streamed, as many stripes as are in memory at once.
+    /// The memory that reading `reads` for a reply holds: the large values among them, each
+    /// whole or, when longer than ``ObjectStore/streamedStripeCount`` stripes and so read stripe
+    /// by stripe as the reply is written, as many stripes as are in memory at once.
     func heldBytes(reading reads: some Sequence<(length: Int, stripeLength: Int)>) -> Int {
         reads.reduce(0) { total, read in
             guard read.length >= Self.largeValueLength else { return total }
-            return total + (streamsLongValues ? ObjectStore.streamedLength(of: read.length, stripeLength: read.stripeLength) : read.length)
+            return total + ObjectStore.streamedLength(of: read.length, stripeLength: read.stripeLength)
         }
     }
 }

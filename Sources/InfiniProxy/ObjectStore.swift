@@ -298,7 +298,13 @@ public actor ObjectStore {
             try await delete(key)
             return true
         }
-        var entry = try await storeChunks(of: key, value: value)
+        return try await commit(try await storeChunks(of: key, value: value), for: key, condition: condition, expiry: expiry)
+    }
+
+    /// Commits the stored version `entry` of `key` with `expiry`, if `condition` still holds;
+    /// otherwise frees it and returns false.
+    private func commit(_ entry: Entry, for key: ByteBuffer, condition: WriteCondition, expiry: ExpiryUpdate) async throws -> Bool {
+        var entry = entry
         let current = liveEntry(key)
         guard condition.allows(version: current?.version) else {
             discard(entry)
@@ -323,53 +329,82 @@ public actor ObjectStore {
         expiry: ExpiryUpdate = .clear,
         memory: ClientMemory? = nil
     ) async throws -> (previous: ValueBytes?, written: Bool) {
-        try await updating(key, expiry: expiry, readingWith: memory) { entry, previous in
-            guard condition.allows(version: entry?.version) else { return (nil, (previous, false)) }
-            return (value, (previous, true))
+        try await updating(key) { key, entry in
+            var previous: ValueBytes?
+            if let entry { previous = try await pinnedRead(entry, of: key, range: 0..<entry.descriptor.length, memory: memory) }
+            guard condition.allows(version: entry?.version) else { return .done((previous, false)) }
+            let written = try await set(key, value: value, condition: .ifVersion(entry?.version), expiry: expiry)
+            return written ? .done((previous, true)) : .overtaken
         }
     }
 
     /// APPEND: adds `suffix` to the value of `key` (an empty value if it does not exist), keeping
-    /// its TTL. Appends to one key take turns, so none is lost.
+    /// its TTL. The new version is coded stripe by stripe from the old one's stripes and the
+    /// suffix, so a long value is never held whole: the read holds two stripes of `memory`.
+    /// Appends to one key take turns, so none is lost.
     ///
     /// - Returns: The new length, or nil (and nothing written) if it would pass `maximumLength`.
     public func append(
         _ suffix: ByteBuffer, to key: ByteBuffer, maximumLength: Int, memory: ClientMemory? = nil
     ) async throws -> Int? {
-        // A value that is too long already is refused without reading it.
-        if (liveEntry(key)?.descriptor.length ?? 0) + suffix.readableBytes > maximumLength { return nil }
-        var memory = memory
-        memory?.streamsLongValues = false
-        return try await updating(key, expiry: .keep, readingWith: memory) { entry, previous in
-            guard (entry?.descriptor.length ?? 0) + suffix.readableBytes <= maximumLength else { return (nil, nil) }
-            var value = previous?.joined ?? ByteBuffer()
-            var suffix = suffix
-            value.writeBuffer(&suffix)
-            return (value, value.readableBytes)
+        try await updating(key) { key, old in
+            let oldLength = old?.descriptor.length ?? 0
+            let length = oldLength + suffix.readableBytes
+            guard length <= maximumLength else { return .done(nil) }
+            guard let old else {
+                let written = try await set(key, value: suffix, condition: .ifVersion(nil), expiry: .keep)
+                return written ? .done(length) : .overtaken
+            }
+            pin(old)
+            defer { unpin(old) }
+            let hold = try await hold([(old, 0..<oldLength)], of: memory)
+            let entry = try newVersion(of: key, length: length)
+            do {
+                for stripe in 0..<entry.descriptor.stripeCount {
+                    let range = entry.descriptor.byteRange(ofStripe: stripe)
+                    var bytes = ByteBufferAllocator().buffer(capacity: range.count)
+                    if range.lowerBound < oldLength {
+                        let oldRange = range.lowerBound..<min(range.upperBound, oldLength)
+                        var piece = try await read(old, of: key, range: oldRange, streaming: false).joined
+                        bytes.writeBuffer(&piece)
+                    }
+                    if range.upperBound > oldLength {
+                        let start = max(range.lowerBound, oldLength) - oldLength
+                        bytes.writeImmutableBuffer(suffix.getSlice(at: suffix.readerIndex + start, length: range.upperBound - oldLength - start)!)
+                    }
+                    try await storeStripe(stripe, of: entry, from: bytes, range: 0..<bytes.readableBytes)
+                }
+                try await waitUntilDurable(entry)
+            } catch {
+                discard(entry)
+                throw error
+            }
+            withExtendedLifetime(hold) {}
+            let written = try await commit(entry, for: key, condition: .ifVersion(old.version), expiry: .keep)
+            return written ? .done(length) : .overtaken
         }
     }
 
-    /// A read-modify-write of `key`: `change` is given the key's committed entry and its value
-    /// read with `memory`, and returns the value to store in its place (nil: none) and what the
-    /// update returns. The new value is committed with `expiry` only if the key is still as it
-    /// was read; otherwise the key is read and `change` asked again. Updates of one key take
-    /// turns, so they do not undo one another; only other writes of the key make one try again.
+    /// How one try of a read-modify-write ended.
+    private enum UpdateAttempt<Outcome> {
+        case done(Outcome)
+        /// Another write of the key committed after the read: the update must read again.
+        case overtaken
+    }
+
+    /// A read-modify-write of `key`: `attempt` is given the key (a copy it may store under) and
+    /// its committed entry, reads, writes with the condition ``WriteCondition/ifVersion(_:)``,
+    /// and is asked again while another write overtakes it. Updates of one key take turns, so
+    /// they do not undo one another; only other writes of the key make one try again.
     private func updating<Outcome>(
         _ key: ByteBuffer,
-        expiry: ExpiryUpdate,
-        readingWith memory: ClientMemory?,
-        _ change: (Entry?, ValueBytes?) -> (value: ByteBuffer?, outcome: Outcome)
+        _ attempt: (ByteBuffer, Entry?) async throws -> UpdateAttempt<Outcome>
     ) async throws -> Outcome {
         let key = ByteBuffer(bytes: key.readableBytesView)
         await waitForTurn(updating: key)
         defer { endTurn(updating: key) }
         while true {
-            let entry = lookup(key)
-            var current: ValueBytes?
-            if let entry { current = try await pinnedRead(entry, of: key, range: 0..<entry.descriptor.length, memory: memory) }
-            let (value, outcome) = change(entry, current)
-            guard let value else { return outcome }
-            if try await set(key, value: value, condition: .ifVersion(entry?.version), expiry: expiry) { return outcome }
+            if case .done(let outcome) = try await attempt(key, lookup(key)) { return outcome }
         }
     }
 
@@ -625,7 +660,8 @@ public actor ObjectStore {
     }
 
     /// The committed value of `key`, or nil if there is none. A large value holds its share of
-    /// `memory` from before it is read until the reply carrying it is gone.
+    /// `memory` from before it is read until the reply carrying it is gone; with `memory`, a value
+    /// of more than ``streamedStripeCount`` stripes is read for a reply, stripe by stripe.
     public func get(_ key: ByteBuffer, memory: ClientMemory? = nil) async throws -> ValueBytes? {
         guard let entry = lookup(key) else { return nil }
         return try await pinnedRead(entry, of: key, range: 0..<entry.descriptor.length, memory: memory)
@@ -662,7 +698,7 @@ public actor ObjectStore {
         defer { for (entry, _) in uncached.values { unpin(entry) } }
         // One hold for all of them: a reader holding part of its share must not wait for the rest.
         let hold = try await hold(uncached.values.map { ($0.entry, 0..<$0.entry.descriptor.length) }, of: memory)
-        let streaming = memory?.streamsLongValues ?? false
+        let streaming = memory != nil
         return try await withThrowingTaskGroup(of: (UInt64, ValueBytes).self) { group in
             for (version, (entry, indexes)) in uncached {
                 let key = keys[indexes[0]]
@@ -790,7 +826,7 @@ public actor ObjectStore {
         pin(entry)
         defer { unpin(entry) }
         let hold = try await hold([(entry, range)], of: memory)
-        var value = try await read(entry, of: key, range: range, streaming: memory?.streamsLongValues ?? false)
+        var value = try await read(entry, of: key, range: range, streaming: memory != nil)
         value.hold = hold
         return value
     }

@@ -474,10 +474,8 @@ struct ObjectStoreTests {
         #expect(ranged.parts.reduce(0) { $0 + $1.readableBytes } == 2 * stripeLength - 100_000)
         #expect(ranged.remainingStripes?.range == 2 * stripeLength..<650_000)
 
-        // A command that uses the value itself reads it whole.
-        var whole = memory
-        whole.streamsLongValues = false
-        #expect(try await store.get(Self.key("long"), memory: whole)?.remainingStripes == nil)
+        // A read for the proxy's own use, without client memory, is whole.
+        #expect(try await store.get(Self.key("long"))?.remainingStripes == nil)
         // Values of two stripes or fewer are read whole.
         try await store.set(Self.key("two"), value: ByteBuffer(bytes: SampleData.random(2 * stripeLength, seed: 13)))
         #expect(try await store.get(Self.key("two"), memory: memory)?.remainingStripes == nil)
@@ -630,6 +628,27 @@ struct ObjectStoreTests {
         try await store.set(Self.key("k"), value: ByteBuffer(string: "new+tail"))
         await store.collectGarbage()
         #expect(afterAppend == (await totalStoredBytes(of: nodes)), "the append's first try was not freed")
+    }
+
+    @Test func aLongAppendIsCodedStripeByStripeHoldingTwoStripes() async throws {
+        let nodes = (0..<6).map { GatedChunkNode(id: $0) }
+        // 4+2 with 64 KiB shards: 256 KiB stripes.
+        let store = try Self.makeStore(nodes: nodes, shardLength: 64 << 10)
+        let stripeLength = 256 << 10
+        let old = SampleData.random(700_000, seed: 31)
+        let suffix = SampleData.random(400_000, seed: 32)
+        try await store.set(Self.key("long"), value: ByteBuffer(bytes: old))
+        let budget = ByteBudget(capacity: 1 << 30)
+        let memory = ClientMemory(budget: budget, mayWait: true)
+        // The new version's stripes wait at the nodes: what the append holds meanwhile is two stripes.
+        for node in nodes { await node.closeStores(of: 2) }
+        let append = Task { try await store.append(ByteBuffer(bytes: suffix), to: Self.key("long"), maximumLength: 1 << 30, memory: memory) }
+        for _ in 0..<500 where await nodes[2].waitingStores == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(budget.reservedBytes == 2 * stripeLength)
+        for node in nodes { await node.open() }
+        #expect(try await append.value == 1_100_000)
+        #expect(try await store.get(Self.key("long"))?.joined == ByteBuffer(bytes: old + suffix))
+        #expect(budget.reservedBytes == 0)
     }
 
     @Test func aGetexOrGetdelOvertakenByASetLeavesTheNewValueAlone() async throws {
