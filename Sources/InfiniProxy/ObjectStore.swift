@@ -148,9 +148,11 @@ public actor ObjectStore {
     private var readers: [UInt64: Int] = [:]
     /// Keys a read-modify-write is updating, with the ones waiting for their turn.
     private var keysBeingUpdated: [ByteBuffer: [CheckedContinuation<Void, Never>]] = [:]
+    /// Per key, the APPENDs that joined the first one waiting for the key's next turn.
+    private var appendsWaiting: [ByteBuffer: [WaitingAppend]] = [:]
     /// Versions superseded or deleted while being read, freed once their reads end.
     private var discardedWhileRead: [UInt64: Entry] = [:]
-    private var lastVersion: UInt64 = 0
+    private(set) var lastVersion: UInt64 = 0
     /// The highest version the previous run of the proxy may have used; 0 on a first start.
     private let recoveredHighestVersion: UInt64
     private var journal: MetadataJournal?
@@ -339,50 +341,91 @@ public actor ObjectStore {
     }
 
     /// APPEND: adds `suffix` to the value of `key` (an empty value if it does not exist), keeping
-    /// its TTL. The new version is coded stripe by stripe from the old one's stripes and the
-    /// suffix, so a long value is never held whole: the read holds two stripes of `memory`.
-    /// Appends to one key take turns, so none is lost.
+    /// its TTL. Appends to one key take turns, so none is lost; those that arrive while the key is
+    /// being updated are made together in its next turn, as one new version.
     ///
     /// - Returns: The new length, or nil (and nothing written) if it would pass `maximumLength`.
     public func append(
         _ suffix: ByteBuffer, to key: ByteBuffer, maximumLength: Int, memory: ClientMemory? = nil
     ) async throws -> Int? {
-        try await updating(key) { key, old in
-            let oldLength = old?.descriptor.length ?? 0
-            let length = oldLength + suffix.readableBytes
-            guard length <= maximumLength else { return .done(nil) }
-            guard let old else {
-                let written = try await set(key, value: suffix, condition: .ifVersion(nil), expiry: .keep)
-                return written ? .done(length) : .overtaken
-            }
-            pin(old)
-            defer { unpin(old) }
-            let hold = try await hold([(old, 0..<oldLength)], of: memory)
-            let entry = try newVersion(of: key, length: length)
-            do {
-                for stripe in 0..<entry.descriptor.stripeCount {
-                    let range = entry.descriptor.byteRange(ofStripe: stripe)
-                    var bytes = ByteBufferAllocator().buffer(capacity: range.count)
-                    if range.lowerBound < oldLength {
-                        let oldRange = range.lowerBound..<min(range.upperBound, oldLength)
-                        var piece = try await read(old, of: key, range: oldRange, streaming: false).joined
-                        bytes.writeBuffer(&piece)
-                    }
-                    if range.upperBound > oldLength {
-                        let start = max(range.lowerBound, oldLength) - oldLength
-                        bytes.writeImmutableBuffer(suffix.getSlice(at: suffix.readerIndex + start, length: range.upperBound - oldLength - start)!)
-                    }
-                    try await storeStripe(stripe, of: entry, from: bytes, range: 0..<bytes.readableBytes)
-                }
-                try await waitUntilDurable(entry)
-            } catch {
-                discard(entry)
-                throw error
-            }
-            withExtendedLifetime(hold) {}
-            let written = try await commit(entry, for: key, condition: .ifVersion(old.version), expiry: .keep)
-            return written ? .done(length) : .overtaken
+        let key = ByteBuffer(bytes: key.readableBytesView)
+        if appendsWaiting[key] != nil {
+            return try await withCheckedThrowingContinuation { appendsWaiting[key]?.append((suffix, $0)) }
         }
+        appendsWaiting[key] = []
+        var joined: [WaitingAppend]?
+        do {
+            let lengths = try await updating(key) { key, old in
+                if joined == nil { joined = appendsWaiting.removeValue(forKey: key) ?? [] }
+                let suffixes = [suffix] + (joined ?? []).map(\.suffix)
+                return try await append(suffixes, to: key, at: old, maximumLength: maximumLength, memory: memory)
+            }
+            for (waiting, length) in zip(joined ?? [], lengths.dropFirst()) { waiting.result.resume(returning: length) }
+            return lengths[0]
+        } catch {
+            for waiting in joined ?? appendsWaiting.removeValue(forKey: key) ?? [] { waiting.result.resume(throwing: error) }
+            throw error
+        }
+    }
+
+    /// An APPEND made by the one ahead of it, with the continuation its new length goes to.
+    private typealias WaitingAppend = (suffix: ByteBuffer, result: CheckedContinuation<Int?, any Error>)
+
+    /// One try of APPENDs of `suffixes`, in order, to `key` at its committed version `old`: the
+    /// new length after each, nil for one that would pass `maximumLength` (and is left out).
+    ///
+    /// The new version is coded stripe by stripe from the old one's stripes and the suffixes, so
+    /// a long value is never held whole: the read holds two stripes of `memory`.
+    private func append(
+        _ suffixes: [ByteBuffer], to key: ByteBuffer, at old: Entry?, maximumLength: Int, memory: ClientMemory?
+    ) async throws -> UpdateAttempt<[Int?]> {
+        let oldLength = old?.descriptor.length ?? 0
+        var length = oldLength
+        var lengths: [Int?] = []
+        var added = ByteBuffer()
+        for var suffix in suffixes {
+            guard length + suffix.readableBytes <= maximumLength else {
+                lengths.append(nil)
+                continue
+            }
+            length += suffix.readableBytes
+            lengths.append(length)
+            if suffixes.count == 1 { added = suffix } else { added.writeBuffer(&suffix) }
+        }
+        guard length > oldLength || (old == nil && lengths.contains { $0 != nil }) else { return .done(lengths) }
+        guard let old else {
+            let written = try await set(key, value: added, condition: .ifVersion(nil), expiry: .keep)
+            return written ? .done(lengths) : .overtaken
+        }
+        pin(old)
+        defer { unpin(old) }
+        let hold = try await hold([(old, 0..<oldLength)], of: memory)
+        let entry = try newVersion(of: key, length: length)
+        do {
+            for stripe in 0..<entry.descriptor.stripeCount {
+                let range = entry.descriptor.byteRange(ofStripe: stripe)
+                var bytes = ByteBufferAllocator().buffer(capacity: range.count)
+                if range.lowerBound < oldLength {
+                    var piece = try await read(old, of: key, range: range.lowerBound..<min(range.upperBound, oldLength), streaming: false).joined
+                    bytes.writeBuffer(&piece)
+                }
+                if range.upperBound > oldLength {
+                    let start = max(range.lowerBound, oldLength) - oldLength
+                    guard let piece = added.getSlice(at: added.readerIndex + start, length: range.upperBound - oldLength - start) else {
+                        preconditionFailure("the new version's stripes end where the suffixes do")
+                    }
+                    bytes.writeImmutableBuffer(piece)
+                }
+                try await storeStripe(stripe, of: entry, from: bytes, range: 0..<bytes.readableBytes)
+            }
+            try await waitUntilDurable(entry)
+        } catch {
+            discard(entry)
+            throw error
+        }
+        withExtendedLifetime(hold) {}
+        let written = try await commit(entry, for: key, condition: .ifVersion(old.version), expiry: .keep)
+        return written ? .done(lengths) : .overtaken
     }
 
     /// How one try of a read-modify-write ended.

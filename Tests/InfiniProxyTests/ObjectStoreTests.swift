@@ -630,6 +630,34 @@ struct ObjectStoreTests {
         #expect(afterAppend == (await totalStoredBytes(of: nodes)), "the append's first try was not freed")
     }
 
+    @Test func appendsArrivingDuringAnUpdateAreMadeTogetherAsOneVersion() async throws {
+        let nodes = (0..<6).map { GatedChunkNode(id: $0) }
+        let store = try Self.makeStore(nodes: nodes)
+        try await store.set(Self.key("k"), value: ByteBuffer(string: "v"))
+        // The first append's version 2 waits at the nodes while three more arrive.
+        for node in nodes { await node.closeStores(of: 2) }
+        let first = Task { try await store.append(ByteBuffer(string: "a"), to: Self.key("k"), maximumLength: 4) }
+        for _ in 0..<500 where await nodes[2].waitingStores == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        let others = ["b", "c", "d"].map { suffix in
+            Task { (suffix, try await store.append(ByteBuffer(string: suffix), to: Self.key("k"), maximumLength: 4)) }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        for node in nodes { await node.open() }
+        #expect(try await first.value == 2)
+        var lengths: [String: Int?] = [:]
+        for other in others {
+            let (suffix, length) = try await other.value
+            lengths[suffix] = length
+        }
+        // Two fit before the limit of 4 bytes; the one that does not is left out.
+        #expect(lengths.values.compactMap { $0 }.sorted() == [3, 4] && lengths.values.filter { $0 == nil }.count == 1)
+        let value = try #require(try await store.get(Self.key("k"))?.joined)
+        for (suffix, length) in lengths {
+            if let length { #expect(value.getString(at: length - 1, length: 1) == suffix) }
+        }
+        #expect(await store.lastVersion == 3, "the three appends were not made as one version")
+    }
+
     @Test func aLongAppendIsCodedStripeByStripeHoldingTwoStripes() async throws {
         let nodes = (0..<6).map { GatedChunkNode(id: $0) }
         // 4+2 with 64 KiB shards: 256 KiB stripes.
