@@ -148,6 +148,8 @@ public actor ObjectStore {
     private var readers: [UInt64: Int] = [:]
     /// Keys a read-modify-write is updating, with the ones waiting for their turn.
     private var keysBeingUpdated: [ByteBuffer: [CheckedContinuation<Void, Never>]] = [:]
+    /// Keys a plain SET is being stored for, with the plain SETs of them that arrived since.
+    private var plainSetsWaiting: [ByteBuffer: [WaitingSet]] = [:]
     /// Per key, the APPENDs that joined the first one waiting for the key's next turn.
     private var appendsWaiting: [ByteBuffer: [WaitingAppend]] = [:]
     /// Versions superseded or deleted while being read, freed once their reads end.
@@ -295,12 +297,65 @@ public actor ObjectStore {
         condition: WriteCondition = .always,
         expiry: ExpiryUpdate = .clear
     ) async throws -> Bool {
+        if condition == .always, expiry == .clear {
+            try await absorbingSet(key, value: value)
+            return true
+        }
         guard condition.allows(version: liveEntry(key)?.version) else { return false }
         if case .at(let deadline) = expiry, deadline <= clock.now() {
             try await delete(key)
             return true
         }
         return try await commit(try await storeChunks(of: key, value: value), for: key, condition: condition, expiry: expiry)
+    }
+
+    /// A plain SET of `key`, stored at once unless a plain SET of the key is being stored. Then it
+    /// waits with the others that arrive meanwhile, and when that one has committed, the first
+    /// of them stores the last value for all: the earlier ones would be superseded at the same
+    /// moment, never seen by any reader, as in ``setEach(_:)``. They share its outcome.
+    private func absorbingSet(_ key: ByteBuffer, value: ByteBuffer) async throws {
+        var value = value
+        var madeHere: [WaitingSet] = []
+        if plainSetsWaiting[key] != nil {
+            let turn = try await withCheckedThrowingContinuation { plainSetsWaiting[key, default: []].append(WaitingSet(value: value, turn: $0)) }
+            guard case .storeFor(let waiting) = turn, let last = waiting.last else { return }
+            value = last.value
+            madeHere = Array(waiting.dropFirst())
+        } else {
+            plainSetsWaiting[key] = []
+        }
+        defer { handOverPlainSets(of: key) }
+        do {
+            _ = try await commit(try await storeChunks(of: key, value: value), for: key, condition: .always, expiry: .clear)
+        } catch {
+            for waiting in madeHere { waiting.turn.resume(throwing: error) }
+            throw error
+        }
+        for waiting in madeHere { waiting.turn.resume(returning: .madeByAnother) }
+    }
+
+    /// Once a plain SET of `key` is done: the first of the plain SETs that waited stores them all.
+    private func handOverPlainSets(of key: ByteBuffer) {
+        guard let waiting = plainSetsWaiting[key], let first = waiting.first else {
+            plainSetsWaiting[key] = nil
+            return
+        }
+        plainSetsWaiting[key] = []
+        first.turn.resume(returning: .storeFor(waiting))
+    }
+
+    /// A plain SET waiting for the one of its key being stored.
+    private struct WaitingSet: Sendable {
+        let value: ByteBuffer
+        let turn: CheckedContinuation<SetTurn, any Error>
+    }
+
+    /// What a waiting plain SET is told when the one before it is done.
+    private enum SetTurn: Sendable {
+        /// Another stored a later value for it.
+        case madeByAnother
+        /// It is the first of these, which it now stores (the last value) and answers.
+        case storeFor([WaitingSet])
     }
 
     /// Commits the stored version `entry` of `key` with `expiry`, if `condition` still holds;

@@ -630,6 +630,29 @@ struct ObjectStoreTests {
         #expect(afterAppend == (await totalStoredBytes(of: nodes)), "the append's first try was not freed")
     }
 
+    @Test func plainSetsArrivingWhileTheirKeyIsStoredAreMadeByStoringTheLastOne() async throws {
+        let nodes = (0..<6).map { GatedChunkNode(id: $0) }
+        let store = try Self.makeStore(nodes: nodes)
+        // The first SET's version 1 waits at the nodes while three more SETs of the key arrive.
+        for node in nodes { await node.closeStores(of: 1) }
+        let first = Task { try await store.set(Self.key("k"), value: ByteBuffer(string: "a")) }
+        for _ in 0..<500 where await nodes[1].waitingStores == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        let others = ["b", "c", "d"].map { value in Task { try await store.set(Self.key("k"), value: ByteBuffer(string: value)) } }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try await store.get(Self.key("k")) == nil, "nothing is visible before the first SET commits")
+        for node in nodes { await node.open() }
+        #expect(try await first.value)
+        for other in others { #expect(try await other.value) }
+        let value = try #require(try await store.get(Self.key("k"))?.joined).getString(at: 0, length: 1)
+        #expect(["b", "c", "d"].contains(value))
+        #expect(await store.lastVersion == 2, "the three SETs were not made as one version")
+        await store.collectGarbage()
+        let afterSets = await totalStoredBytes(of: nodes)
+        try await store.set(Self.key("k"), value: ByteBuffer(string: "e"))
+        await store.collectGarbage()
+        #expect(afterSets == (await totalStoredBytes(of: nodes)), "one version of the key is left after the SETs")
+    }
+
     @Test func appendsArrivingDuringAnUpdateAreMadeTogetherAsOneVersion() async throws {
         let nodes = (0..<6).map { GatedChunkNode(id: $0) }
         let store = try Self.makeStore(nodes: nodes)
