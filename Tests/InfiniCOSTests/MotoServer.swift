@@ -102,8 +102,11 @@ struct MotoServer: Sendable {
             credentials: credentials ?? self.credentials,
             region: "us-east-1",
             endpoint: self.endpoint,
+            // moto_server answers 500 now and then when one key is written and read at once
+            // (its server logs "ValueError: I/O operation on closed file"); on a loaded CI
+            // machine three attempts were not always enough to get past it.
             http: AWSClient.Configuration(
-                retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(20)),
+                retry: RetryPolicy(maxAttempts: 6, baseDelay: .milliseconds(20)),
                 additionalTrustRootsPEMFile: self.certificateFile
             )
         )
