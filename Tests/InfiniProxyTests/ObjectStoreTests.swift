@@ -87,6 +87,7 @@ actor GatedChunkNode: ChunkNode, ReportsStoredBytes {
     private let node: InProcessChunkNode
     private var isClosed = false
     private var closedVersion: UInt64?
+    private var failedVersion: UInt64?
     private var waiting: [CheckedContinuation<Void, Never>] = []
     private var waitingStoreCount = 0
 
@@ -104,6 +105,9 @@ actor GatedChunkNode: ChunkNode, ReportsStoredBytes {
 
     func closeStores(of version: UInt64) { closedVersion = version }
 
+    /// Makes stores of `version` fail, as a node that broke would.
+    func failStores(of version: UInt64) { failedVersion = version }
+
     func open() {
         isClosed = false
         closedVersion = nil
@@ -120,6 +124,7 @@ actor GatedChunkNode: ChunkNode, ReportsStoredBytes {
             waitingStoreCount += 1
             await withCheckedContinuation { waiting.append($0) }
         }
+        if chunk.version == failedVersion { throw NodeUnavailable(node: id, reason: "stores of version \(chunk.version) fail") }
         try await node.store(chunk, bytes: bytes, persist: persist)
     }
 
@@ -651,6 +656,27 @@ struct ObjectStoreTests {
         try await store.set(Self.key("k"), value: ByteBuffer(string: "e"))
         await store.collectGarbage()
         #expect(afterSets == (await totalStoredBytes(of: nodes)), "one version of the key is left after the SETs")
+    }
+
+    @Test(.timeLimit(.minutes(1))) func plainSetsMadeTogetherShareTheFailureOfTheirStore() async throws {
+        let nodes = (0..<6).map { GatedChunkNode(id: $0) }
+        let store = try Self.makeStore(nodes: nodes)
+        // The first SET's version 1 waits at the nodes; the version the others share cannot be stored.
+        for node in nodes {
+            await node.closeStores(of: 1)
+            await node.failStores(of: 2)
+        }
+        let first = Task { try await store.set(Self.key("k"), value: ByteBuffer(string: "a")) }
+        for _ in 0..<500 where await nodes[1].waitingStores == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        let others = ["b", "c", "d"].map { value in Task { try await store.set(Self.key("k"), value: ByteBuffer(string: value)) } }
+        try await Task.sleep(for: .milliseconds(100))
+        for node in nodes { await node.open() }
+        #expect(try await first.value)
+        for other in others { await #expect(throws: (any Error).self) { try await other.value } }
+        #expect(try await store.get(Self.key("k"))?.joined == ByteBuffer(string: "a"))
+        // The next plain SET is stored at once: nothing is left waiting.
+        #expect(try await store.set(Self.key("k"), value: ByteBuffer(string: "e")))
+        #expect(try await store.get(Self.key("k"))?.joined == ByteBuffer(string: "e"))
     }
 
     @Test func appendsArrivingDuringAnUpdateAreMadeTogetherAsOneVersion() async throws {
