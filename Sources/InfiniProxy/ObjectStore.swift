@@ -285,8 +285,9 @@ public actor ObjectStore {
         return entry.expiresAt.map { .expiresAt($0) } ?? .persistent
     }
 
-    /// Stores `value` under `key` as a new version and makes it visible once every chunk is
-    /// stored, if `condition` holds both before the chunks are sent and at the commit point.
+    /// Stores `value` under `key` (which must not share storage with a connection's buffers) as a
+    /// new version and makes it visible once every chunk is stored, if `condition` holds both
+    /// before the chunks are sent and at the commit point.
     ///
     /// - Returns: Whether the value was written (a deadline already past counts as written:
     ///   the key is deleted, as Redis does).

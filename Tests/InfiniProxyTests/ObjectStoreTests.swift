@@ -707,6 +707,26 @@ struct ObjectStoreTests {
         #expect(await store.lastVersion == 3, "the three appends were not made as one version")
     }
 
+    @Test(.timeLimit(.minutes(1))) func appendsMadeTogetherShareTheFailureOfTheirStore() async throws {
+        let nodes = (0..<6).map { GatedChunkNode(id: $0) }
+        let store = try Self.makeStore(nodes: nodes)
+        try await store.set(Self.key("k"), value: ByteBuffer(string: "v"))
+        // The first append's version 2 waits at the nodes; the version the others share cannot be stored.
+        for node in nodes {
+            await node.closeStores(of: 2)
+            await node.failStores(of: 3)
+        }
+        let first = Task { try await store.append(ByteBuffer(string: "a"), to: Self.key("k"), maximumLength: 100) }
+        for _ in 0..<500 where await nodes[2].waitingStores == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        let others = ["b", "c"].map { suffix in Task { try await store.append(ByteBuffer(string: suffix), to: Self.key("k"), maximumLength: 100) } }
+        try await Task.sleep(for: .milliseconds(100))
+        for node in nodes { await node.open() }
+        #expect(try await first.value == 2)
+        for other in others { await #expect(throws: (any Error).self) { try await other.value } }
+        #expect(try await store.get(Self.key("k"))?.joined == ByteBuffer(string: "va"))
+        #expect(try await store.append(ByteBuffer(string: "d"), to: Self.key("k"), maximumLength: 100) == 3)
+    }
+
     @Test func aLongAppendIsCodedStripeByStripeHoldingTwoStripes() async throws {
         let nodes = (0..<6).map { GatedChunkNode(id: $0) }
         // 4+2 with 64 KiB shards: 256 KiB stripes.
