@@ -101,6 +101,11 @@ actor GatedChunkNode: ChunkNode, ReportsStoredBytes {
 
     var waitingStores: Int { waitingStoreCount }
 
+    /// Returns once a store is held at this node, or after 2.5 s (the caller's checks then fail).
+    func waitUntilAStoreWaits() async throws {
+        for _ in 0..<500 where waitingStoreCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
+    }
+
     func close() { isClosed = true }
 
     func closeStores(of version: UInt64) { closedVersion = version }
@@ -605,7 +610,7 @@ struct ObjectStoreTests {
         // The rebuild's store waits on node 0 while the key is overwritten and the old version collected.
         await nodes[0].closeStores(of: 1)
         let rebuild = Task { await store.rebuildMemoryOnlyChunks(onNode: 0) }
-        for _ in 0..<500 where await nodes[0].waitingStores == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        try await nodes[0].waitUntilAStoreWaits()
         #expect(await nodes[0].waitingStores == 1, "the rebuild never reached node 0")
         try await store.set(Self.key("big"), value: ByteBuffer(bytes: SampleData.random(10_000, seed: 22)))
         await store.collectGarbage()
@@ -622,7 +627,7 @@ struct ObjectStoreTests {
         // The append's version 2 waits on the nodes while a SET commits version 3.
         for node in nodes { await node.closeStores(of: 2) }
         let append = Task { try await store.append(ByteBuffer(string: "+tail"), to: Self.key("k"), maximumLength: 100) }
-        for _ in 0..<500 where await nodes[2].waitingStores == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        try await nodes[2].waitUntilAStoreWaits()
         try await store.set(Self.key("k"), value: ByteBuffer(string: "new"))
         for node in nodes { await node.open() }
         #expect(try await append.value == 8)
@@ -641,7 +646,7 @@ struct ObjectStoreTests {
         // The first SET's version 1 waits at the nodes while three more SETs of the key arrive.
         for node in nodes { await node.closeStores(of: 1) }
         let first = Task { try await store.set(Self.key("k"), value: ByteBuffer(string: "a")) }
-        for _ in 0..<500 where await nodes[1].waitingStores == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        try await nodes[1].waitUntilAStoreWaits()
         let others = ["b", "c", "d"].map { value in Task { try await store.set(Self.key("k"), value: ByteBuffer(string: value)) } }
         try await Task.sleep(for: .milliseconds(100))
         #expect(try await store.get(Self.key("k")) == nil, "nothing is visible before the first SET commits")
@@ -667,7 +672,7 @@ struct ObjectStoreTests {
             await node.failStores(of: 2)
         }
         let first = Task { try await store.set(Self.key("k"), value: ByteBuffer(string: "a")) }
-        for _ in 0..<500 where await nodes[1].waitingStores == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        try await nodes[1].waitUntilAStoreWaits()
         let others = ["b", "c", "d"].map { value in Task { try await store.set(Self.key("k"), value: ByteBuffer(string: value)) } }
         try await Task.sleep(for: .milliseconds(100))
         for node in nodes { await node.open() }
@@ -686,7 +691,7 @@ struct ObjectStoreTests {
         // The first append's version 2 waits at the nodes while three more arrive.
         for node in nodes { await node.closeStores(of: 2) }
         let first = Task { try await store.append(ByteBuffer(string: "a"), to: Self.key("k"), maximumLength: 4) }
-        for _ in 0..<500 where await nodes[2].waitingStores == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        try await nodes[2].waitUntilAStoreWaits()
         let others = ["b", "c", "d"].map { suffix in
             Task { (suffix, try await store.append(ByteBuffer(string: suffix), to: Self.key("k"), maximumLength: 4)) }
         }
@@ -717,7 +722,7 @@ struct ObjectStoreTests {
             await node.failStores(of: 3)
         }
         let first = Task { try await store.append(ByteBuffer(string: "a"), to: Self.key("k"), maximumLength: 100) }
-        for _ in 0..<500 where await nodes[2].waitingStores == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        try await nodes[2].waitUntilAStoreWaits()
         let others = ["b", "c"].map { suffix in Task { try await store.append(ByteBuffer(string: suffix), to: Self.key("k"), maximumLength: 100) } }
         try await Task.sleep(for: .milliseconds(100))
         for node in nodes { await node.open() }
@@ -740,7 +745,7 @@ struct ObjectStoreTests {
         // The new version's stripes wait at the nodes: what the append holds meanwhile is two stripes.
         for node in nodes { await node.closeStores(of: 2) }
         let append = Task { try await store.append(ByteBuffer(bytes: suffix), to: Self.key("long"), maximumLength: 1 << 30, memory: memory) }
-        for _ in 0..<500 where await nodes[2].waitingStores == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        try await nodes[2].waitUntilAStoreWaits()
         #expect(budget.reservedBytes == 2 * stripeLength)
         for node in nodes { await node.open() }
         #expect(try await append.value == 1_100_000)
