@@ -647,10 +647,22 @@ public actor ObjectStore {
     /// The versions commit in one step, with no suspension between them. So a key given more
     /// than once is stored with its last value only: its earlier versions would be superseded
     /// in that same step, never visible to any reader. They cost the nodes and the COS nothing
-    /// and share the last one's outcome: if it fails, they were not stored either.
+    /// and share the last one's outcome: if it fails, they were not stored either. A run of one
+    /// key is thus one plain SET of its last value, and is absorbed as such (see
+    /// ``set(_:value:condition:expiry:)``): with no other key in it, there is no order between
+    /// keys to keep.
     public func setEach(_ pairs: [(key: ByteBuffer, value: ByteBuffer)]) async -> [Result<Void, any Error>] {
         var lastIndex = [ByteBuffer: Int]()
         for (index, pair) in pairs.enumerated() { lastIndex[pair.key] = index }
+        if lastIndex.count == 1, let last = pairs.last {
+            let outcome: Result<Void, any Error>
+            do {
+                outcome = .success(try await absorbingSet(last.key, value: last.value))
+            } catch {
+                outcome = .failure(error)
+            }
+            return Array(repeating: outcome, count: pairs.count)
+        }
         // Tasks rather than a task group: this toolchain's release build corrupts a group
         // child's result of type (Int, Result<Entry, any Error>).
         let tasks = pairs.enumerated().map { index, pair in

@@ -663,6 +663,32 @@ struct ObjectStoreTests {
         #expect(afterSets == (await totalStoredBytes(of: nodes)), "one version of the key is left after the SETs")
     }
 
+    @Test func aPipelinedRunOfOneKeyIsAbsorbedLikeAPlainSetAndARunOfTwoKeysIsNot() async throws {
+        let nodes = (0..<6).map { GatedChunkNode(id: $0) }
+        let store = try Self.makeStore(nodes: nodes)
+        func pairs(_ pairs: [(String, String)]) -> [(key: ByteBuffer, value: ByteBuffer)] {
+            pairs.map { (key: Self.key($0.0), value: ByteBuffer(string: $0.1)) }
+        }
+        // The first SET's version 1 waits at the nodes while a run of one key arrives.
+        for node in nodes { await node.closeStores(of: 1) }
+        let first = Task { try await store.set(Self.key("k"), value: ByteBuffer(string: "a")) }
+        try await nodes[1].waitUntilAStoreWaits()
+        let run = Task { await store.setEach(pairs([("k", "b"), ("k", "c")])) }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(await store.lastVersion == 1, "the run did not wait for the SET being stored")
+        // A run of two keys does not wait: it is stored at once, as its own versions.
+        let twoKeys = await store.setEach(pairs([("k", "x"), ("j", "y")]))
+        #expect(twoKeys.allSatisfy { (try? $0.get()) != nil })
+        #expect(await store.lastVersion == 3)
+        #expect(try await store.get(Self.key("k"))?.joined == ByteBuffer(string: "x"))
+        for node in nodes { await node.open() }
+        #expect(try await first.value)
+        let outcomes = await run.value
+        #expect(outcomes.count == 2 && outcomes.allSatisfy { (try? $0.get()) != nil })
+        #expect(try await store.get(Self.key("k"))?.joined == ByteBuffer(string: "c"), "the run's last value is not the key's")
+        #expect(await store.lastVersion == 4, "the run was not stored as one version after the first SET")
+    }
+
     @Test(.timeLimit(.minutes(1))) func plainSetsMadeTogetherShareTheFailureOfTheirStore() async throws {
         let nodes = (0..<6).map { GatedChunkNode(id: $0) }
         let store = try Self.makeStore(nodes: nodes)
