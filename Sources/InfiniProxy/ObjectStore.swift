@@ -832,27 +832,40 @@ public actor ObjectStore {
         return try await pinnedRead(entry, of: key, range: range, memory: memory)
     }
 
-    /// The value of `key`, which is then deleted unless a newer version was committed meanwhile.
+    /// The value of `key`, which is then deleted (GETDEL). It is an update of the key (see
+    /// ``updating(_:_:)``): a write committed during the read makes it read again, so it never
+    /// returns one value and deletes another, and an APPEND never lands on a value it deleted.
     public func getAndDelete(_ key: ByteBuffer, memory: ClientMemory? = nil) async throws -> ValueBytes? {
-        guard let entry = lookup(key) else { return nil }
-        let value = try await pinnedRead(entry, of: key, range: 0..<entry.descriptor.length, memory: memory)
-        if keyspace[key]?.descriptor.version == entry.descriptor.version { try await delete(key) }
-        return value
+        try await updating(key) { key, entry in
+            guard let entry else { return .done(nil) }
+            let value = try await pinnedRead(entry, of: key, range: 0..<entry.descriptor.length, memory: memory)
+            guard keyspace[key]?.version == entry.version else { return .overtaken }
+            try await delete(key)
+            return .done(value)
+        }
     }
 
-    /// The value of `key`, whose TTL is then changed by `expiry` (GETEX) unless a newer version
-    /// was committed meanwhile: that write came after this one and set its own TTL.
+    /// The value of `key`, whose TTL is then changed by `expiry` (GETEX). Like
+    /// ``getAndDelete(_:memory:)`` it reads again when a write commits during the read, so the
+    /// TTL goes to the version returned: a write that keeps the TTL (APPEND, SET KEEPTTL) cannot
+    /// carry the old one past it.
     public func getAndUpdateExpiry(_ key: ByteBuffer, expiry: ExpiryUpdate, memory: ClientMemory? = nil) async throws -> ValueBytes? {
-        guard let entry = lookup(key) else { return nil }
-        let value = try await pinnedRead(entry, of: key, range: 0..<entry.descriptor.length, memory: memory)
-        guard keyspace[key]?.version == entry.version else { return value }
-        switch expiry {
-        case .keep: break
-        case .clear: try await setExpiry(nil, of: key)
-        case .at(let deadline) where deadline <= clock.now(): try await delete(key)
-        case .at(let deadline): try await setExpiry(deadline, of: key)
+        if expiry == .keep {
+            guard let entry = lookup(key) else { return nil }
+            return try await pinnedRead(entry, of: key, range: 0..<entry.descriptor.length, memory: memory)
         }
-        return value
+        return try await updating(key) { key, entry in
+            guard let entry else { return .done(nil) }
+            let value = try await pinnedRead(entry, of: key, range: 0..<entry.descriptor.length, memory: memory)
+            guard keyspace[key]?.version == entry.version else { return .overtaken }
+            switch expiry {
+            case .keep: break
+            case .clear: try await setExpiry(nil, of: key)
+            case .at(let deadline) where deadline <= clock.now(): try await delete(key)
+            case .at(let deadline): try await setExpiry(deadline, of: key)
+            }
+            return .done(value)
+        }
     }
 
     /// Sets (`.at`) or removes (`.clear`) the TTL of an existing key, if `condition` holds
