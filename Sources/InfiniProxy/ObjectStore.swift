@@ -456,28 +456,20 @@ public actor ObjectStore {
         pin(old)
         defer { unpin(old) }
         let hold = try await hold([(old, 0..<oldLength)], of: memory)
-        let entry = try newVersion(of: key, length: length)
-        do {
-            for stripe in 0..<entry.descriptor.stripeCount {
-                let range = entry.descriptor.byteRange(ofStripe: stripe)
-                var bytes = ByteBufferAllocator().buffer(capacity: range.count)
-                if range.lowerBound < oldLength {
-                    var piece = try await read(old, of: key, range: range.lowerBound..<min(range.upperBound, oldLength), streaming: false).joined
-                    bytes.writeBuffer(&piece)
-                }
-                if range.upperBound > oldLength {
-                    let start = max(range.lowerBound, oldLength) - oldLength
-                    guard let piece = added.getSlice(at: added.readerIndex + start, length: range.upperBound - oldLength - start) else {
-                        preconditionFailure("the new version's stripes end where the suffixes do")
-                    }
-                    bytes.writeImmutableBuffer(piece)
-                }
-                try await storeStripe(stripe, of: entry, from: bytes, range: 0..<bytes.readableBytes)
+        let entry = try await storeVersion(of: key, length: length) { range in
+            var bytes = ByteBufferAllocator().buffer(capacity: range.count)
+            if range.lowerBound < oldLength {
+                var piece = try await read(old, of: key, range: range.lowerBound..<min(range.upperBound, oldLength), streaming: false).joined
+                bytes.writeBuffer(&piece)
             }
-            try await waitUntilDurable(entry)
-        } catch {
-            discard(entry)
-            throw error
+            if range.upperBound > oldLength {
+                let start = max(range.lowerBound, oldLength) - oldLength
+                guard let piece = added.getSlice(at: added.readerIndex + start, length: range.upperBound - oldLength - start) else {
+                    preconditionFailure("the new version's stripes end where the suffixes do")
+                }
+                bytes.writeImmutableBuffer(piece)
+            }
+            return bytes
         }
         withExtendedLifetime(hold) {}
         let written = try await commit(entry, for: key, condition: .ifVersion(old.version), expiry: .keep)
@@ -566,7 +558,7 @@ public actor ObjectStore {
 
     /// Codes and stores stripe `stripe` of `write`, whose bytes are all of `bytes`.
     public func store(_ stripe: Int, of write: ArrivingWrite, bytes: ByteBuffer) async throws {
-        try await storeStripe(stripe, of: write.entry, from: bytes, range: 0..<bytes.readableBytes)
+        try await storeStripe(stripe, of: write.entry, bytes: bytes)
     }
 
     /// Makes `write`, every stripe of which is stored, the committed value of its key, without
@@ -696,10 +688,25 @@ public actor ObjectStore {
 
     /// Codes `value` stripe by stripe onto the nodes under a new version; nothing is visible yet.
     private func storeChunks(of key: ByteBuffer, value: ByteBuffer) async throws -> Entry {
-        let entry = try newVersion(of: key, length: value.readableBytes)
+        try await storeVersion(of: key, length: value.readableBytes) { range in
+            guard let stripe = value.getSlice(at: value.readerIndex + range.lowerBound, length: range.count) else {
+                preconditionFailure("the stripes end where the value does")
+            }
+            return stripe
+        }
+    }
+
+    /// Codes a new version of `key`, `length` bytes long, onto the nodes one stripe at a time;
+    /// `stripe` gives the bytes of the value's byte range of each, in order, as they are needed.
+    /// Nothing is visible yet.
+    private func storeVersion(
+        of key: ByteBuffer, length: Int, stripe bytesOfStripe: (Range<Int>) async throws -> ByteBuffer
+    ) async throws -> Entry {
+        let entry = try newVersion(of: key, length: length)
         do {
             for stripe in 0..<entry.descriptor.stripeCount {
-                try await storeStripe(stripe, of: entry, from: value, range: entry.descriptor.byteRange(ofStripe: stripe))
+                let bytes = try await bytesOfStripe(entry.descriptor.byteRange(ofStripe: stripe))
+                try await storeStripe(stripe, of: entry, bytes: bytes)
             }
             try await waitUntilDurable(entry)
         } catch {
@@ -724,11 +731,11 @@ public actor ObjectStore {
         return Entry(descriptor: descriptor, placement: placement)
     }
 
-    /// Codes one stripe of `entry`, whose bytes are `range` of `bytes`, and stores its chunks on
-    /// their nodes in parallel.
-    private func storeStripe(_ stripe: Int, of entry: Entry, from bytes: ByteBuffer, range: Range<Int>) async throws {
+    /// Codes one stripe of `entry` from its `bytes` and stores its chunks on their nodes in
+    /// parallel.
+    private func storeStripe(_ stripe: Int, of entry: Entry, bytes: ByteBuffer) async throws {
         let descriptor = entry.descriptor
-        let chunks = encodeStripe(stripe, of: descriptor, bytes: bytes.readableBytesSpan.extracting(range), shards: 0..<descriptor.geometry.totalShards)
+        let chunks = encodeStripe(stripe, of: descriptor, bytes: bytes.readableBytesSpan, shards: 0..<descriptor.geometry.totalShards)
         if let persistence {
             let kept = chunks.indices.filter { entry.isPersisted(shard: $0) }.map { shard in
                 (ChunkID(version: descriptor.version, stripe: stripe, shard: shard), node: entry.placement[shard], bytes: chunks[shard])
