@@ -39,6 +39,11 @@ public final class CountingStorage: ObjectStorage {
         try await base.put(name, bytes: bytes)
     }
 
+    public func create(_ name: ObjectName, bytes: ByteBuffer) async throws -> Bool {
+        try await request(bytes: bytes.readableBytes)
+        return try await base.create(name, bytes: bytes)
+    }
+
     public func get(_ name: ObjectName, range: Range<Int>?) async throws -> ByteBuffer? {
         try await request(reading: true)
         return try await base.get(name, range: range)

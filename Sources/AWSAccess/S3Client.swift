@@ -80,6 +80,18 @@ public struct S3Client: Sendable {
         try Self.expectSuccess(response, label)
     }
 
+    /// Stores `body` under `key` only if no object is there (`If-None-Match: *`): of two
+    /// creates of one key, one succeeds. Returns false when an object was there.
+    public func createObject(bucket: String, key: String, body: ByteBuffer) async throws -> Bool {
+        let label = "PUT \(bucket)/\(key) (if absent)"
+        var headers = HTTPHeaders()
+        headers.add(name: "If-None-Match", value: "*")
+        let response = try await self.send(label, .PUT, path: try Self.path(bucket, key), headers: headers, body: body)
+        if response.status == .preconditionFailed { return false }
+        try Self.expectSuccess(response, label)
+        return true
+    }
+
     /// The object's bytes, those in `range` (inclusive offsets, `Range: bytes=a-b`) when given,
     /// or nil when there is no such object. A range past the end yields no bytes, and one
     /// running over the end is cut at it.

@@ -52,6 +52,17 @@ public struct FileObjectStorage: ObjectStorage {
     }
 
     public func put(_ name: ObjectName, bytes: ByteBuffer) async throws {
+        _ = try await self.write(name, bytes: bytes, replacing: true)
+    }
+
+    public func create(_ name: ObjectName, bytes: ByteBuffer) async throws -> Bool {
+        try await self.write(name, bytes: bytes, replacing: false)
+    }
+
+    /// Writes and syncs a temporary file beside the object, then moves it into place: renamed
+    /// over any object there, or, when not `replacing`, linked only if there is none (`link`
+    /// refuses an existing name atomically). Returns whether the object was written.
+    private func write(_ name: ObjectName, bytes: ByteBuffer, replacing: Bool) async throws -> Bool {
         try await self.run(name: name) {
             let target = self.path(of: name)
             let directory = Self.parent(of: target)
@@ -71,13 +82,21 @@ public struct FileObjectStorage: ObjectStorage {
                 _ = try? FileSystem.removeFile(temporary)
                 throw error
             }
+            let written: Bool
             do {
-                try FileSystem.moveIntoPlace(temporary, to: target)
+                if replacing {
+                    try FileSystem.moveIntoPlace(temporary, to: target)
+                    written = true
+                } else {
+                    written = try FileSystem.linkIntoPlace(temporary, at: target)
+                    _ = try FileSystem.removeFile(temporary)
+                }
             } catch {
                 _ = try? FileSystem.removeFile(temporary)
                 throw error
             }
-            try FileSystem.syncDirectory(directory)
+            if written { try FileSystem.syncDirectory(directory) }
+            return written
         }
     }
 

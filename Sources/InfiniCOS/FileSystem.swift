@@ -124,6 +124,16 @@ enum FileSystem {
         }
     }
 
+    /// Gives the file at `source` the name `target` too, unless `target` exists; returns
+    /// whether it did.
+    static func linkIntoPlace(_ source: String, at target: String) throws(FileSystemError) -> Bool {
+        guard link(source, target) == 0 else {
+            if errno == EEXIST { return false }
+            throw FileSystemError(errno: errno, operation: "link into place", path: target)
+        }
+        return true
+    }
+
     /// Removes the file at `path`; returns false when there was none.
     static func removeFile(_ path: String) throws(FileSystemError) -> Bool {
         guard unlink(path) == 0 else {

@@ -12,6 +12,10 @@ public protocol ObjectStorage: Sendable {
     /// Stores `bytes` under `name`, replacing any object there; returns once it is durable.
     func put(_ name: ObjectName, bytes: ByteBuffer) async throws
 
+    /// Stores `bytes` under `name` only if there is no object there, and returns whether it
+    /// did: of two creates of one name, exactly one succeeds. Durable on return, like ``put(_:bytes:)``.
+    func create(_ name: ObjectName, bytes: ByteBuffer) async throws -> Bool
+
     /// The object's bytes in `range` (clamped to its length), all of it when `range` is nil, or
     /// nil when there is no such object.
     func get(_ name: ObjectName, range: Range<Int>?) async throws -> ByteBuffer?

@@ -23,6 +23,10 @@ public struct S3ObjectStorage: ObjectStorage {
         try await self.mapErrors { try await self.client.putObject(bucket: self.bucket, key: self.key(name), body: bytes) }
     }
 
+    public func create(_ name: ObjectName, bytes: ByteBuffer) async throws -> Bool {
+        try await self.mapErrors { try await self.client.createObject(bucket: self.bucket, key: self.key(name), body: bytes) }
+    }
+
     public func get(_ name: ObjectName, range: Range<Int>?) async throws -> ByteBuffer? {
         try await self.mapErrors {
             guard let range else {

@@ -34,8 +34,9 @@ import Synchronization
 /// stored whole, so a batch that is missing or damaged is not a torn write: recovery stops with
 /// an error naming it.
 ///
-/// **One writer.** Nothing in the COS stops two proxies from writing one prefix, which would
-/// interleave their batches: each proxy needs its own.
+/// **One writer.** Nothing here stops two logs from writing one prefix at once, which would
+/// interleave their batches. A proxy's claim on its COS location (`StorageOwner`) keeps other
+/// proxies off it, but not a second proxy taking the same metadata over while the first runs.
 public final class COSMetadataLog: DurableMetadataLog {
     public struct Configuration: Sendable {
         /// Where the log's objects go.

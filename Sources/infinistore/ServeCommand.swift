@@ -149,6 +149,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
             storage = try await settings.location.open()
+            try await Self.owner(of: settings).claim(storage)
             switch settings.metadataLocation {
             case .local:
                 metadata = try MetadataLog.open(directory: settings.dataDirectory + "/metadata", configuration: .init(fsync: settings.fsync))
@@ -265,6 +266,31 @@ struct ServeCommand: AsyncParsableCommand {
             Self.say("error: closing the metadata log: \(error)")
             throw ExitCode.failure
         }
+    }
+
+    /// This proxy as the owner of its COS: the identity kept in its data directory (`proxy-id`,
+    /// made on the first start), or with its metadata in the COS, the one any proxy taking that
+    /// metadata over shares.
+    private static func owner(of settings: ServeSettings.Resolved) async throws -> StorageOwner {
+        let identity: String
+        switch settings.metadataLocation {
+        case .cos:
+            identity = StorageOwner.metadataInTheCOS
+        case .local:
+            let directory = try await FileObjectStorage.create(root: settings.dataDirectory)
+            let name = try ObjectName("proxy-id")
+            _ = try await directory.create(name, bytes: ByteBuffer(string: UUID().uuidString.lowercased()))
+            guard let stored = try await directory.get(name), stored.readableBytes > 0 else {
+                throw ValidationError("\(settings.dataDirectory)/proxy-id is empty; it holds the identity the COS object \(StorageOwner.objectName) names")
+            }
+            identity = String(buffer: stored)
+        }
+        return StorageOwner(
+            identity: identity,
+            host: ProcessInfo.processInfo.hostName,
+            processID: getpid(),
+            since: ISO8601DateFormatter().string(from: Date())
+        )
     }
 
     static func say(_ line: String) {

@@ -44,6 +44,15 @@ public final class MemoryObjectStorage: ObjectStorage {
         }
     }
 
+    public func create(_ name: ObjectName, bytes: ByteBuffer) async throws -> Bool {
+        try state.withLock { state in
+            guard !state.refusesWrites else { throw ObjectStorageError(.unavailable, "writes refused by the test") }
+            guard state.objects[name] == nil else { return false }
+            state.objects[name] = bytes
+            return true
+        }
+    }
+
     public func get(_ name: ObjectName, range: Range<Int>?) async throws -> ByteBuffer? {
         await withCheckedContinuation { continuation in
             let held = state.withLock { state in

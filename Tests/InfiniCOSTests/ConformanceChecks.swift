@@ -139,6 +139,26 @@ struct ConformanceCheck: Sendable, CustomTestStringConvertible {
             }
             #expect(try await storage.list(prefix: ns.prefix + "odd" + ns.separator) == names.sorted())
         },
+        ConformanceCheck(name: "create writes only where there is no object, and one of two racing creates wins") { storage, ns in
+            let name = try ns("created", "once")
+            #expect(try await storage.create(name, bytes: ByteBuffer(string: "first")))
+            #expect(try await !storage.create(name, bytes: ByteBuffer(string: "second")))
+            #expect(try await storage.get(name) == ByteBuffer(string: "first"))
+            try await storage.delete(name)
+            #expect(try await storage.create(name, bytes: ByteBuffer(string: "after the delete")))
+            #expect(try await storage.get(name) == ByteBuffer(string: "after the delete"))
+
+            let raced = try ns("raced")
+            let winners = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+                for index in 0..<6 {
+                    group.addTask { (index, try await storage.create(raced, bytes: ByteBuffer(string: "creator \(index)"))) }
+                }
+                return try await group.reduce(into: [Int]()) { winners, outcome in if outcome.1 { winners.append(outcome.0) } }
+            }
+            #expect(winners.count == 1, "creates that succeeded: \(winners)")
+            if let winner = winners.first { #expect(try await storage.get(raced) == ByteBuffer(string: "creator \(winner)")) }
+            #expect(try await storage.list(prefix: ns.prefix).count == 2, "a create left a temporary object behind")
+        },
         ConformanceCheck(name: "concurrent writers: the reader sees one whole version") { storage, ns in
             let name = try ns("contended")
             let versions = (0..<8).map { index in ByteBuffer(repeating: UInt8(index), count: 64 * 1024) }

@@ -134,6 +134,27 @@ import Testing
         first.stop()
     }
 
+    @Test func aSecondProxyOnAnotherProxysCOSRefusesToStartAndTheFirstRestartsOnIt() throws {
+        let cos = RunningProxy.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: cos) }
+        let arguments = ["--ec", "2+1", "--nodes", "3", "--cos", "file:\(cos.path)"]
+        let dataDirectory = RunningProxy.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dataDirectory) }
+        var first = try RunningProxy(arguments, dataDirectory: dataDirectory)
+        #expect(try redisCLI(first.port, ["SET", "k", "the first proxy's"]) == "OK\n")
+
+        let second = #expect(throws: ProxyFailedToStart.self) { try RunningProxy(arguments) }
+        #expect(second?.output.contains("exited") == true, "the second proxy did not end: \(second?.output ?? "")")
+        #expect(second?.output.contains("error: the COS holds the data of another proxy (started on ") == true)
+        #expect(try redisCLI(first.port, ["GET", "k"]) == "the first proxy's\n")
+
+        // The first proxy, killed and started again on its data directory, is still the owner.
+        first.stop(signal: SIGKILL)
+        first = try RunningProxy(arguments, dataDirectory: dataDirectory)
+        #expect(try redisCLI(first.port, ["GET", "k"]) == "the first proxy's\n")
+        first.stop()
+    }
+
     @Test func nodeProcessesDieWithTheProxy() throws {
         for signal in [SIGINT, SIGKILL] {
             let proxy = try RunningProxy(["--ec", "2+1", "--nodes", "3"])
