@@ -798,16 +798,35 @@ public actor ObjectStore {
         // By version, so a key asked for many times (a pipeline's hot key) is read once.
         var uncached: [UInt64: (entry: Entry, indexes: [Int])] = [:]
         var bytes = 0
+        // A key answered from the cache (or missing), for the keys right after it that repeat it
+        // (a pipeline's hot key): those are answered without looking the key up again.
+        var answered: (key: ByteBuffer, value: ValueBytes?)?
         for (index, key) in keys.enumerated() {
+            if let answered, answered.key == key {
+                let length = answered.value?.readableBytes ?? 0
+                if bytes + length > byteLimit { break }
+                bytes += length
+                values.append(answered.value)
+                if answered.value == nil {
+                    missCount += 1
+                } else {
+                    hitCount += 1
+                    readCache.countHit()
+                }
+                continue
+            }
             let entry = lookup(key)
             let length = entry?.descriptor.length ?? 0
             if index > 0, bytes + length > byteLimit { break }
             bytes += length
             values.append(nil)
+            answered = (key, nil)
             guard let entry else { continue }
             if let cached = readCache.value(of: entry.version) {
                 values[index] = ValueBytes(cached)
+                answered = (key, values[index])
             } else {
+                answered = nil
                 uncached[entry.version, default: (entry, [])].indexes.append(index)
             }
         }

@@ -47,6 +47,11 @@ struct ReadCache {
         return item.value
     }
 
+    /// Counts a read answered with a value this cache gave a moment before.
+    mutating func countHit() {
+        hits += 1
+    }
+
     /// Keeps `value` as `version`'s, evicting the least recently used values to make room; a
     /// value too long for the cache is ignored.
     mutating func insert(_ value: ByteBuffer, version: UInt64) {

@@ -202,6 +202,24 @@ struct ObjectStoreTests {
         #expect(await nodes.asyncCount { await $0.fetched.count } - before == 2 * once)
     }
 
+    @Test func keysRepeatedInARunAreAnsweredAndCountedLikeTheRest() async throws {
+        let nodes = (0..<6).map { CountingChunkNode(id: $0) }
+        let store = try Self.makeStore(nodes: nodes, readCache: 1 << 20)
+        try await store.set(Self.key("hot"), value: ByteBuffer(string: "hot value"))
+        try await store.set(Self.key("other"), value: ByteBuffer(string: "other value"))
+        _ = try await store.getAll([Self.key("hot"), Self.key("other")])
+        let before = await store.statistics
+        let keys = ["hot", "hot", "hot", "missing", "missing", "other", "hot", "hot", "other"]
+        let values = try await store.getAll(keys.map(Self.key))
+        #expect(values.map { $0.map { String(buffer: $0.joined) } } == keys.map { $0 == "missing" ? nil : "\($0) value" })
+        let after = await store.statistics
+        #expect(after.hits - before.hits == 7)
+        #expect(after.misses - before.misses == 2)
+        #expect(after.readCacheHits - before.readCacheHits == 7)
+        // A byte limit ends a run of one repeated key like any other run.
+        #expect(try await store.getAll(Array(repeating: Self.key("hot"), count: 5), byteLimit: 20).count == 2)
+    }
+
     @Test func setEachCommitsInOrderAndStoresOnlyTheLastValueOfARepeatedKey() async throws {
         let nodes = (0..<6).map { CountingChunkNode(id: $0) }
         let store = try Self.makeStore(nodes: nodes, readCache: 1 << 20)
