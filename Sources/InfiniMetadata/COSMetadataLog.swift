@@ -34,9 +34,12 @@ import Synchronization
 /// stored whole, so a batch that is missing or damaged is not a torn write: recovery stops with
 /// an error naming it.
 ///
-/// **One writer.** Nothing here stops two logs from writing one prefix at once, which would
-/// interleave their batches. A proxy's claim on its COS location (`StorageOwner`) keeps other
-/// proxies off it, but not a second proxy taking the same metadata over while the first runs.
+/// **One writer.** Batches are created only where there is no object (``ObjectStorage/create(_:bytes:)``),
+/// so when a second log takes the prefix over (a proxy started on another machine) while the
+/// first still runs, the two never interleave: the first to store the next batch number keeps
+/// writing, and the other finds that batch written by someone else and stops accepting
+/// records (``MetadataLogError/Code/takenOver``). A batch found holding exactly the bytes being
+/// stored is an earlier try of the same put whose answer was lost.
 public final class COSMetadataLog: DurableMetadataLog {
     public struct Configuration: Sendable {
         /// Where the log's objects go.
@@ -229,14 +232,17 @@ public final class COSMetadataLog: DurableMetadataLog {
             let name = Self.name(configuration.prefix, .batch, batch.sequence)
             let failure: MetadataLogError?
             do throws(MetadataLogError) {
-                try await Self.request("storing \(name)") { try await storage.put(name, bytes: ByteBuffer(bytes: batch.bytes)) }
+                try await store(batch, as: name)
                 failure = nil
             } catch {
                 failure = error
             }
             let (ready, stopped) = state.withLock { state -> ([Waiter], Bool) in
                 if let failure {
-                    if state.isClosed { state.failure = failure }
+                    if state.isClosed || failure.code == .takenOver {
+                        state.failure = failure
+                        state.isClosed = true
+                    }
                     defer { state.waiters = [] }
                     return (state.waiters, state.isClosed)
                 }
@@ -257,6 +263,19 @@ public final class COSMetadataLog: DurableMetadataLog {
             }
         }
         return true
+    }
+
+    /// Creates the batch's object; one already there must be an earlier try of this put.
+    private func store(_ batch: Batch, as name: ObjectName) async throws(MetadataLogError) {
+        let bytes = ByteBuffer(bytes: batch.bytes)
+        if try await Self.request("storing \(name)", { try await storage.create(name, bytes: bytes) }) { return }
+        let found = try await Self.request("reading \(name) back", { try await storage.get(name) })
+        guard found == bytes else {
+            throw MetadataLogError(
+                .takenOver,
+                "another proxy took the metadata log over: it stored \(name) first, and this proxy takes no more writes"
+            )
+        }
     }
 
     /// Deletes the batches and checkpoints that checkpoint `sequence` replaces.

@@ -12,6 +12,7 @@ public struct MetadataLogError: Error, Hashable, Sendable, CustomStringConvertib
             case checkpointInProgress
             case checkpointNotStarted
             case recordTooLarge
+            case takenOver
         }
 
         private let base: Base
@@ -36,6 +37,9 @@ public struct MetadataLogError: Error, Hashable, Sendable, CustomStringConvertib
         public static let checkpointNotStarted = Code(.checkpointNotStarted)
         /// The record is longer than ``MetadataRecord/maximumEncodedLength``.
         public static let recordTooLarge = Code(.recordTooLarge)
+        /// Another writer stored the log's next batch in the COS: it took the log over, and
+        /// this one stops accepting records.
+        public static let takenOver = Code(.takenOver)
 
         public var description: String { String(describing: base) }
     }

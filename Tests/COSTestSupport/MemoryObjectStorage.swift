@@ -9,9 +9,17 @@ public final class MemoryObjectStorage: ObjectStorage {
     private struct State {
         var objects: [ObjectName: ByteBuffer] = [:]
         var refusesWrites = false
+        var losesNextAnswer = false
         var heldReads: Set<ObjectName> = []
         var waitingReads: [ObjectName: [CheckedContinuation<Void, Never>]] = [:]
         var reads: [ObjectName: Int] = [:]
+
+        /// Throws once after ``MemoryObjectStorage/loseNextAnswer()``.
+        mutating func answer() throws {
+            guard losesNextAnswer else { return }
+            losesNextAnswer = false
+            throw ObjectStorageError(.unavailable, "the answer was lost (test)")
+        }
     }
 
     private let state = Mutex(State())
@@ -23,6 +31,9 @@ public final class MemoryObjectStorage: ObjectStorage {
     public func readCount(of name: ObjectName) -> Int { state.withLock { $0.reads[name] ?? 0 } }
 
     public func refuseWrites(_ refuses: Bool) { state.withLock { $0.refusesWrites = refuses } }
+
+    /// The next write is stored but fails, as a request whose answer was lost does.
+    public func loseNextAnswer() { state.withLock { $0.losesNextAnswer = true } }
 
     /// Reads of `name` wait until ``release(_:)``.
     public func hold(_ name: ObjectName) { state.withLock { _ = $0.heldReads.insert(name) } }
@@ -41,6 +52,7 @@ public final class MemoryObjectStorage: ObjectStorage {
         try state.withLock { state in
             guard !state.refusesWrites else { throw ObjectStorageError(.unavailable, "writes refused by the test") }
             state.objects[name] = bytes
+            try state.answer()
         }
     }
 
@@ -49,6 +61,7 @@ public final class MemoryObjectStorage: ObjectStorage {
             guard !state.refusesWrites else { throw ObjectStorageError(.unavailable, "writes refused by the test") }
             guard state.objects[name] == nil else { return false }
             state.objects[name] = bytes
+            try state.answer()
             return true
         }
     }

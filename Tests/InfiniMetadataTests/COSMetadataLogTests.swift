@@ -139,6 +139,52 @@ import Testing
         try await reopened.shutDown()
     }
 
+    /// A proxy on another machine opens the log while the first one still runs: the first to
+    /// store the next batch keeps the log, and the other stops taking records, so their
+    /// batches never interleave.
+    @Test func aLogTakenOverByAnotherStopsAtItsNextBatch() async throws {
+        let storage = MemoryObjectStorage()
+        var workload = Workload(seed: 49)
+        let (first, _) = try await open(storage)
+        try await first.waitUntilDurable(try first.write(workload.nextRecord()))
+        let (second, recovery) = try await open(storage)
+        #expect(recovery.replayedRecords == 1)
+        try await second.waitUntilDurable(try second.write(workload.nextRecord()))
+
+        let position = try first.write(workload.nextRecord())
+        let failure = await #expect(throws: MetadataLogError.self) { try await first.waitUntilDurable(position) }
+        #expect(failure?.code == .takenOver)
+        #expect(failure?.message.contains("another proxy took the metadata log over: it stored \(batchName(2)) first") == true)
+        let refused = #expect(throws: MetadataLogError.self) { try first.write(workload.nextRecord()) }
+        #expect(refused?.code == .closed)
+        await #expect(throws: MetadataLogError.self) { try await first.shutDown() }
+
+        try await second.waitUntilDurable(try second.write(workload.nextRecord()))
+        try await second.shutDown()
+        #expect(names(storage) == [batchName(1), batchName(2), batchName(3)])
+        let (reopened, again) = try await open(storage)
+        #expect(again.replayedRecords == 3, "the first log's records after the takeover must not be in the log")
+        try await reopened.shutDown()
+    }
+
+    /// A batch stored by a put whose answer was lost is found on the next try: the same bytes,
+    /// so the log goes on instead of taking it for another writer's.
+    @Test func aBatchWhoseAnswerWasLostIsNotTakenForAnotherWritersOnTheNextTry() async throws {
+        let storage = MemoryObjectStorage()
+        var workload = Workload(seed: 50)
+        let (log, _) = try await open(storage)
+        storage.loseNextAnswer()
+        let position = try log.write(workload.nextRecord())
+        let failure = await #expect(throws: MetadataLogError.self) { try await log.waitUntilDurable(position) }
+        #expect(failure?.code == .ioFailure)
+        try await log.waitUntilDurable(try log.write(workload.nextRecord()))
+        try await log.shutDown()
+        let (reopened, recovery) = try await open(storage)
+        #expect(recovery.state.entries == workload.expected)
+        #expect(recovery.replayedRecords == 2)
+        try await reopened.shutDown()
+    }
+
     /// Shutting down while the COS refuses writes gives up, with the refusal, instead of hanging.
     @Test func shuttingDownDuringAnOutageGivesUp() async throws {
         let storage = MemoryObjectStorage()

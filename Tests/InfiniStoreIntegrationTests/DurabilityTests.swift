@@ -216,6 +216,32 @@ import Testing
         proxy.stop()
     }
 
+    /// A proxy started on another machine takes `--metadata cos` over while the first still
+    /// runs: the first write the new proxy logs fences the old one, whose writes fail from then
+    /// on with MISCONF instead of interleaving with the new proxy's in the log.
+    @Test func aProxyWhoseMetadataWasTakenOverTakesNoMoreWrites() throws {
+        let cos = RunningProxy.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: cos) }
+        let arguments = ["--read-cache", "0", "--ec", "2+1", "--nodes", "3", "--metadata", "cos", "--cos", "file:\(cos.path)"]
+        let old = try RunningProxy(arguments)
+        #expect(try redisCLI(old.port, ["SET", "k", "before"]) == "OK\n")
+        let new = try RunningProxy(arguments)
+        #expect(try redisCLI(new.port, ["GET", "k"]) == "before\n")
+        #expect(try redisCLI(new.port, ["SET", "k", "after"]) == "OK\n")
+
+        let refused = try redisCLI(old.port, ["SET", "k", "from the old proxy"])
+        #expect(refused.hasPrefix("MISCONF Errors writing to the metadata log"), "\(refused)")
+        #expect(refused.contains("another proxy took the metadata log over"), "\(refused)")
+        #expect(try redisCLI(old.port, ["SET", "j", "also refused"]).hasPrefix("MISCONF"))
+        old.stop()
+        new.stop()
+
+        let restarted = try RunningProxy(arguments)
+        #expect(try redisCLI(restarted.port, ["GET", "k"]) == "after\n")
+        #expect(try redisCLI(restarted.port, ["GET", "j"]) == "\n")
+        restarted.stop()
+    }
+
     @Test func stuckNodesFailAWriteByTheDeadlineAndNeverBlockItsKey() throws {
         let proxy = try RunningProxy(["--read-cache", "0", "--ec", "4+2", "--nodes", "6", "--node-timeout", "1"])
         #expect(try redisCLI(proxy.port, ["SET", "k", "before"]) == "OK\n")
