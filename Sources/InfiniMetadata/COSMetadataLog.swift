@@ -77,6 +77,10 @@ public final class COSMetadataLog: DurableMetadataLog {
     private let state: Mutex<State>
     private let wakeups: AsyncStream<Void>.Continuation
     private let tasks = Mutex<[Task<Void, Never>]>([])
+    /// Yields once if another writer takes the log over, and ends then or when the log shuts
+    /// down; one consumer, which should stop using the log (a proxy then stops serving).
+    public let takeovers: AsyncStream<MetadataLogError>
+    private let takeoverContinuation: AsyncStream<MetadataLogError>.Continuation
 
     private init(storage: any ObjectStorage, configuration: Configuration, state: State) {
         self.storage = storage
@@ -84,6 +88,7 @@ public final class COSMetadataLog: DurableMetadataLog {
         self.state = Mutex(state)
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.wakeups = continuation
+        (takeovers, takeoverContinuation) = AsyncStream.makeStream(of: MetadataLogError.self)
         let interval = configuration.flushInterval
         // The tasks hold the log until shutDown() ends them.
         let flusher = Task { [self] in await runFlusher(stream) }
@@ -207,6 +212,7 @@ public final class COSMetadataLog: DurableMetadataLog {
             return (state.waiters, state.failure)
         }
         for waiter in waiters { waiter.continuation.resume(returning: failure ?? State.closed) }
+        takeoverContinuation.finish()
         if let failure { throw failure }
     }
 
@@ -254,6 +260,7 @@ public final class COSMetadataLog: DurableMetadataLog {
                 return (ready, false)
             }
             for waiter in ready { waiter.continuation.resume(returning: failure) }
+            if let failure, failure.code == .takenOver { takeoverContinuation.yield(failure) }
             if stopped { return false }
             if failure != nil {
                 try? await Task.sleep(for: delay)

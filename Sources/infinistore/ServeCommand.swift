@@ -146,6 +146,7 @@ struct ServeCommand: AsyncParsableCommand {
         let settings = try settings()
         let storage: any ObjectStorage
         let metadata: (log: any DurableMetadataLog, recovery: MetadataRecovery)
+        var takeovers: AsyncStream<MetadataLogError>?
         do {
             try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
             storage = try await settings.location.open()
@@ -154,7 +155,9 @@ struct ServeCommand: AsyncParsableCommand {
             case .local:
                 metadata = try MetadataLog.open(directory: settings.dataDirectory + "/metadata", configuration: .init(fsync: settings.fsync))
             case .cos:
-                metadata = try await COSMetadataLog.open(storage: storage)
+                let opened = try await COSMetadataLog.open(storage: storage)
+                takeovers = opened.log.takeovers
+                metadata = (opened.log, opened.recovery)
             }
         } catch {
             Self.say("error: \(error)")
@@ -242,6 +245,15 @@ struct ServeCommand: AsyncParsableCommand {
                                 + "COS \(settings.location), durability \(settings.durability.rawValue), "
                                 + "metadata \(settings.metadataLocation.rawValue)"
                         )
+                    }
+                }
+                if let takeovers {
+                    // Its keyspace is no longer the log's: reads would serve what may be stale.
+                    group.addTask {
+                        for await takeover in takeovers {
+                            Self.say("\(takeover); shutting down")
+                            return
+                        }
                     }
                 }
                 group.addTask {
