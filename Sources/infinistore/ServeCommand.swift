@@ -292,10 +292,12 @@ struct ServeCommand: AsyncParsableCommand {
             let directory = try await FileObjectStorage.create(root: settings.dataDirectory)
             let name = try ObjectName("proxy-id")
             _ = try await directory.create(name, bytes: ByteBuffer(string: UUID().uuidString.lowercased()))
-            guard let stored = try await directory.get(name), stored.readableBytes > 0 else {
+            // Trimmed, so a file edited by hand still names the same proxy.
+            let stored = try await directory.get(name).map { String(buffer: $0).trimmingCharacters(in: .whitespacesAndNewlines) }
+            guard let stored, !stored.isEmpty else {
                 throw ValidationError("\(settings.dataDirectory)/proxy-id is empty; it holds the identity the COS object \(StorageOwner.objectName) names")
             }
-            identity = String(buffer: stored)
+            identity = stored
         }
         return StorageOwner(
             identity: identity,

@@ -148,8 +148,11 @@ import Testing
         #expect(second?.output.contains("error: the COS holds the data of another proxy (started on ") == true)
         #expect(try redisCLI(first.port, ["GET", "k"]) == "the first proxy's\n")
 
-        // The first proxy, killed and started again on its data directory, is still the owner.
+        // The first proxy, killed and started again on its data directory, is still the owner,
+        // also after its identity file was edited by hand and gained a line break.
         first.stop(signal: SIGKILL)
+        let identityFile = dataDirectory.appendingPathComponent("proxy-id")
+        try (String(contentsOf: identityFile, encoding: .utf8) + "\n").write(to: identityFile, atomically: true, encoding: .utf8)
         first = try RunningProxy(arguments, dataDirectory: dataDirectory)
         #expect(try redisCLI(first.port, ["GET", "k"]) == "the first proxy's\n")
         first.stop()
