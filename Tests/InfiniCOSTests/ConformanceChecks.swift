@@ -157,7 +157,7 @@ struct ConformanceCheck: Sendable, CustomTestStringConvertible {
             }
             #expect(winners.count == 1, "creates that succeeded: \(winners)")
             if let winner = winners.first { #expect(try await storage.get(raced) == ByteBuffer(string: "creator \(winner)")) }
-            #expect(try await storage.list(prefix: ns.prefix).count == 2, "a create left a temporary object behind")
+            #expect(try await storage.list(prefix: ns.prefix).count == 2, "creates left objects other than theirs")
         },
         ConformanceCheck(name: "concurrent writers: the reader sees one whole version") { storage, ns in
             let name = try ns("contended")

@@ -43,9 +43,11 @@ func withTemporaryDirectory<Result>(_ body: (String) async throws -> Result) asy
             #expect(try await storage.get(name) == ByteBuffer(string: "durable"))
             try await storage.put(name, bytes: ByteBuffer(string: "rewritten"))
             #expect(try await storage.get(name) == ByteBuffer(string: "rewritten"))
-            // A put leaves no temporary file of its own.
+            // A put, and a create (refused or not), leaves no temporary file of its own.
+            #expect(try await !storage.create(name, bytes: ByteBuffer(string: "refused")))
+            #expect(try await storage.create(ObjectName("dir/created"), bytes: ByteBuffer(string: "new")))
             let entries = try FileManager.default.contentsOfDirectory(atPath: "\(root)/dir").sorted()
-            #expect(entries == [".put 5d1f0a3c9e7b2468", "object"])
+            #expect(entries == [".put 5d1f0a3c9e7b2468", "created", "object"])
         }
     }
 

@@ -223,7 +223,10 @@ import Testing
     @Test func aProxyWhoseMetadataWasTakenOverTakesNoMoreWritesAndStops() throws {
         let cos = RunningProxy.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: cos) }
-        let arguments = ["--read-cache", "0", "--ec", "2+1", "--nodes", "3", "--metadata", "cos", "--cos", "file:\(cos.path)"]
+        // Acknowledged once in the COS: the new proxy's nodes cannot read the old one's memory.
+        let arguments = [
+            "--read-cache", "0", "--ec", "2+1", "--nodes", "3", "--metadata", "cos", "--cos", "file:\(cos.path)", "--durability", "cos",
+        ]
         let old = try RunningProxy(arguments)
         #expect(try redisCLI(old.port, ["SET", "k", "before"]) == "OK\n")
         let new = try RunningProxy(arguments)
