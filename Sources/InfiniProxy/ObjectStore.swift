@@ -858,38 +858,40 @@ public actor ObjectStore {
         return try await pinnedRead(entry, of: key, range: range, memory: memory)
     }
 
-    /// The value of `key`, which is then deleted (GETDEL). It is an update of the key (see
-    /// ``updating(_:_:)``): a write committed during the read makes it read again, so it never
-    /// returns one value and deletes another, and an APPEND never lands on a value it deleted.
+    /// The value of `key`, which is then deleted (GETDEL). See ``getAndChange(_:memory:_:)``.
     public func getAndDelete(_ key: ByteBuffer, memory: ClientMemory? = nil) async throws -> ValueBytes? {
-        try await updating(key) { key, entry in
-            guard let entry else { return .done(nil) }
-            let value = try await pinnedRead(entry, of: key, range: 0..<entry.descriptor.length, memory: memory)
-            guard keyspace[key]?.version == entry.version else { return .overtaken }
-            try await delete(key)
-            return .done(value)
-        }
+        try await getAndChange(key, memory: memory) { key in try await delete(key) }
     }
 
-    /// The value of `key`, whose TTL is then changed by `expiry` (GETEX). Like
-    /// ``getAndDelete(_:memory:)`` it reads again when a write commits during the read, so the
-    /// TTL goes to the version returned: a write that keeps the TTL (APPEND, SET KEEPTTL) cannot
+    /// The value of `key`, whose TTL is then changed by `expiry` (GETEX). See
+    /// ``getAndChange(_:memory:_:)``: a write that keeps the TTL (APPEND, SET KEEPTTL) cannot
     /// carry the old one past it.
     public func getAndUpdateExpiry(_ key: ByteBuffer, expiry: ExpiryUpdate, memory: ClientMemory? = nil) async throws -> ValueBytes? {
         if expiry == .keep {
             guard let entry = lookup(key) else { return nil }
             return try await pinnedRead(entry, of: key, range: 0..<entry.descriptor.length, memory: memory)
         }
-        return try await updating(key) { key, entry in
-            guard let entry else { return .done(nil) }
-            let value = try await pinnedRead(entry, of: key, range: 0..<entry.descriptor.length, memory: memory)
-            guard keyspace[key]?.version == entry.version else { return .overtaken }
+        return try await getAndChange(key, memory: memory) { key in
             switch expiry {
             case .keep: break
             case .clear: try await setExpiry(nil, of: key)
             case .at(let deadline) where deadline <= clock.now(): try await delete(key)
             case .at(let deadline): try await setExpiry(deadline, of: key)
             }
+        }
+    }
+
+    /// The value of `key`, after which `change` is made to the version read. It is an update of
+    /// the key (see ``updating(_:_:)``): a write committed during the read makes it read again,
+    /// so the change always goes to the value returned, and APPENDs never interleave with it.
+    private func getAndChange(
+        _ key: ByteBuffer, memory: ClientMemory?, _ change: (ByteBuffer) async throws -> Void
+    ) async throws -> ValueBytes? {
+        try await updating(key) { key, entry in
+            guard let entry else { return .done(nil) }
+            let value = try await pinnedRead(entry, of: key, range: 0..<entry.descriptor.length, memory: memory)
+            guard keyspace[key]?.version == entry.version else { return .overtaken }
+            try await change(key)
             return .done(value)
         }
     }

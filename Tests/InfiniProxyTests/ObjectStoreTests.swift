@@ -658,13 +658,19 @@ struct ObjectStoreTests {
         #expect(afterAppend == (await totalStoredBytes(of: nodes)), "the append's first try was not freed")
     }
 
-    @Test func plainSetsArrivingWhileTheirKeyIsStoredAreMadeByStoringTheLastOne() async throws {
+    /// A store over gated nodes whose first SET, of "k" to "a" (version 1), waits at the nodes.
+    private static func storeWithTheFirstSetHeld() async throws -> (nodes: [GatedChunkNode], store: ObjectStore, first: Task<Bool, any Error>) {
         let nodes = (0..<6).map { GatedChunkNode(id: $0) }
-        let store = try Self.makeStore(nodes: nodes)
-        // The first SET's version 1 waits at the nodes while three more SETs of the key arrive.
+        let store = try makeStore(nodes: nodes)
         for node in nodes { await node.closeStores(of: 1) }
-        let first = Task { try await store.set(Self.key("k"), value: ByteBuffer(string: "a")) }
+        let first = Task { try await store.set(key("k"), value: ByteBuffer(string: "a")) }
         try await nodes[1].waitUntilAStoreWaits()
+        return (nodes, store, first)
+    }
+
+    @Test func plainSetsArrivingWhileTheirKeyIsStoredAreMadeByStoringTheLastOne() async throws {
+        // The first SET's version 1 waits at the nodes while three more SETs of the key arrive.
+        let (nodes, store, first) = try await Self.storeWithTheFirstSetHeld()
         let others = ["b", "c", "d"].map { value in Task { try await store.set(Self.key("k"), value: ByteBuffer(string: value)) } }
         try await Task.sleep(for: .milliseconds(100))
         #expect(try await store.get(Self.key("k")) == nil, "nothing is visible before the first SET commits")
@@ -682,15 +688,11 @@ struct ObjectStoreTests {
     }
 
     @Test func aPipelinedRunOfOneKeyIsAbsorbedLikeAPlainSetAndARunOfTwoKeysIsNot() async throws {
-        let nodes = (0..<6).map { GatedChunkNode(id: $0) }
-        let store = try Self.makeStore(nodes: nodes)
         func pairs(_ pairs: [(String, String)]) -> [(key: ByteBuffer, value: ByteBuffer)] {
             pairs.map { (key: Self.key($0.0), value: ByteBuffer(string: $0.1)) }
         }
         // The first SET's version 1 waits at the nodes while a run of one key arrives.
-        for node in nodes { await node.closeStores(of: 1) }
-        let first = Task { try await store.set(Self.key("k"), value: ByteBuffer(string: "a")) }
-        try await nodes[1].waitUntilAStoreWaits()
+        let (nodes, store, first) = try await Self.storeWithTheFirstSetHeld()
         let run = Task { await store.setEach(pairs([("k", "b"), ("k", "c")])) }
         try await Task.sleep(for: .milliseconds(100))
         #expect(await store.lastVersion == 1, "the run did not wait for the SET being stored")
@@ -708,15 +710,9 @@ struct ObjectStoreTests {
     }
 
     @Test(.timeLimit(.minutes(1))) func plainSetsMadeTogetherShareTheFailureOfTheirStore() async throws {
-        let nodes = (0..<6).map { GatedChunkNode(id: $0) }
-        let store = try Self.makeStore(nodes: nodes)
         // The first SET's version 1 waits at the nodes; the version the others share cannot be stored.
-        for node in nodes {
-            await node.closeStores(of: 1)
-            await node.failStores(of: 2)
-        }
-        let first = Task { try await store.set(Self.key("k"), value: ByteBuffer(string: "a")) }
-        try await nodes[1].waitUntilAStoreWaits()
+        let (nodes, store, first) = try await Self.storeWithTheFirstSetHeld()
+        for node in nodes { await node.failStores(of: 2) }
         let others = ["b", "c", "d"].map { value in Task { try await store.set(Self.key("k"), value: ByteBuffer(string: value)) } }
         try await Task.sleep(for: .milliseconds(100))
         for node in nodes { await node.open() }
