@@ -5,10 +5,19 @@ import RESP
 struct ClientInput {
     /// Bytes read and not yet parsed or taken.
     var pending = ByteBuffer()
-    private var reads: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    /// Reads taken from the connection and not yet appended to ``pending``: they are appended
+    /// one at a time, so the bytes of a large value are held against the client memory as they
+    /// come, as if each read arrived on its own.
+    private var unread = CircularBuffer<ByteBuffer>()
+    private let connection: ClientConnection
 
-    init(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>) {
-        reads = inbound.makeAsyncIterator()
+    init(_ connection: ClientConnection) {
+        self.connection = connection
+    }
+
+    private mutating func nextRead() async -> ByteBuffer? {
+        if unread.isEmpty { unread.append(contentsOf: await connection.read()) }
+        return unread.popFirst()
     }
 
     /// The client closed the connection partway through a value.
@@ -17,9 +26,16 @@ struct ClientInput {
     }
 
     /// Appends the next read to ``pending``; false once the client has closed the connection.
-    mutating func read() async throws -> Bool {
-        guard var bytes = try await reads.next() else { return false }
-        pending.writeBuffer(&bytes)
+    /// The read is taken as it is, without a copy, when nothing is pending and ``pending`` has
+    /// no more room to keep than the read (after a large value it keeps that value's room, so
+    /// the next large value is not allocated and faulted in again).
+    mutating func read() async -> Bool {
+        guard var bytes = await nextRead() else { return false }
+        if pending.readableBytes == 0, pending.capacity <= bytes.capacity {
+            pending = bytes
+        } else {
+            pending.writeBuffer(&bytes)
+        }
         return true
     }
 
@@ -29,7 +45,7 @@ struct ClientInput {
         while pending.readableBytes < left {
             left -= pending.readableBytes
             pending.clear()
-            guard try await read() else { throw EndedEarly() }
+            guard await read() else { throw EndedEarly() }
         }
         pending.moveReaderIndex(forwardBy: left)
         pending.discardReadBytes()
@@ -38,7 +54,7 @@ struct ClientInput {
     /// Reads the CRLF that ends a bulk string.
     mutating func expectCRLF() async throws {
         while pending.readableBytes < 2 {
-            guard try await read() else { throw EndedEarly() }
+            guard await read() else { throw EndedEarly() }
         }
         guard pending.readInteger(as: UInt16.self) == 0x0D0A else { throw RESPParsingError.expectedCRLF }
     }
@@ -55,7 +71,7 @@ struct ClientInput {
         taken.writeBuffer(&pending)
         pending.clear()
         while taken.readableBytes < count {
-            guard var bytes = try await reads.next() else { throw EndedEarly() }
+            guard var bytes = await nextRead() else { throw EndedEarly() }
             let wanted = count - taken.readableBytes
             if bytes.readableBytes > wanted, let end = bytes.readSlice(length: wanted) {
                 taken.writeImmutableBuffer(end)

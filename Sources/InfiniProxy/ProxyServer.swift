@@ -69,7 +69,7 @@ public struct ProxyServer: Sendable {
     /// Listens until the surrounding task is cancelled. `onListening` gets the bound address,
     /// which tells tests the real port when they asked for port 0.
     public func run(onListening: @Sendable (SocketAddress) async -> Void = { _ in }) async throws {
-        let listener: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+        let listener: NIOAsyncChannel<ClientConnection, Never>
         do {
             listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 256)
@@ -77,7 +77,9 @@ public struct ProxyServer: Sendable {
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .bind(host: configuration.host, port: configuration.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        let connection = ClientConnection(channel: channel)
+                        try channel.pipeline.syncOperations.addHandler(ClientConnectionHandler(connection: connection))
+                        return connection
                     }
                 }
         } catch {
@@ -92,7 +94,7 @@ public struct ProxyServer: Sendable {
             try await listener.executeThenClose { clients in
                 for try await client in clients {
                     guard state.admitClient() else {
-                        group.addTask { await reject(client) }
+                        reject(client)
                         continue
                     }
                     group.addTask {
@@ -134,100 +136,100 @@ public struct ProxyServer: Sendable {
     }
 
     /// Tells a client over `maxclients` why, as Redis does, and closes it.
-    private func reject(_ client: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
-        try? await client.executeThenClose { _, outbound in
-            var reply = client.channel.allocator.buffer(capacity: 40)
-            reply.writeError("ERR max number of clients reached")
-            try await outbound.write(reply)
-        }
+    private func reject(_ client: ClientConnection) {
+        var reply = client.channel.allocator.buffer(capacity: 40)
+        reply.writeError("ERR max number of clients reached")
+        client.reject(with: reply)
     }
 
     /// Reads pipelined commands, answers them in order, and writes each read's replies at once.
-    private func serve(_ client: NIOAsyncChannel<ByteBuffer, ByteBuffer>, state: ServerState) async {
+    private func serve(_ client: ClientConnection, state: ServerState) async {
+        defer { client.close() }
+        try? await converse(with: client, state: state)
+    }
+
+    private func converse(with client: ClientConnection, state: ServerState) async throws {
         let limits = RESPCommandParser.Limits(maximumBulkLength: configuration.maximumBulkLength)
-        try? await client.executeThenClose { inbound, outbound in
-            var session = ClientSession(server: state)
-            defer { Self.release(&session.arrivingValueMemory, of: state.clientMemory) }
-            var parser = RESPCommandParser(limits: limits)
-            var input = ClientInput(inbound)
-            // The writer returns once replies are queued. Replies whose values hold client
-            // memory are followed by an empty write, which returns once the channel has sent
-            // what was queued, so the memory is given back only once it is free. A stripe that
-            // cannot be read after its value's reply began throws, and the connection closes:
-            // nothing else can be sent in the middle of a bulk string.
-            func send(_ replies: ReplyBuffer) async throws {
-                try await replies.write { try await outbound.write(contentsOf: $0) }
-                if replies.holdsClientMemory { try await outbound.write(ByteBuffer()) }
+        var session = ClientSession(server: state)
+        defer { Self.release(&session.arrivingValueMemory, of: state.clientMemory) }
+        var parser = RESPCommandParser(limits: limits)
+        var input = ClientInput(client)
+        // Writes return once replies are queued, except that replies whose values hold
+        // client memory are waited for until sent, so the memory is given back only once it
+        // is free. A stripe that cannot be read after its value's reply began throws, and
+        // the connection closes: nothing else can be sent in the middle of a bulk string.
+        func send(_ replies: ReplyBuffer) async throws {
+            try await replies.write { try await client.write($0) }
+            if replies.holdsClientMemory { try await client.allSent() }
+        }
+        var mustRead = true
+        while true {
+            if mustRead {
+                guard await input.read() else { return }
             }
-            var mustRead = true
-            while true {
-                if mustRead {
-                    guard try await input.read() else { return }
-                }
-                mustRead = true
-                var replies = ReplyBuffer(allocator: client.channel.allocator)
-                var commands: [[ByteBuffer]] = []
-                var malformed: (any Error)?
-                // Until the client authenticates, each request runs before the next is parsed:
-                // an AUTH decides the limits the requests after it are held to.
-                parser.clientIsUnauthenticated = session.needsAuthentication
-                do {
-                    while let command = try parser.next(from: &input.pending) {
-                        commands.append(command)
-                        if parser.clientIsUnauthenticated {
-                            mustRead = input.pending.readableBytes == 0
-                            break
-                        }
+            mustRead = true
+            var replies = ReplyBuffer(allocator: client.channel.allocator)
+            var commands: [[ByteBuffer]] = []
+            var malformed: (any Error)?
+            // Until the client authenticates, each request runs before the next is parsed:
+            // an AUTH decides the limits the requests after it are held to.
+            parser.clientIsUnauthenticated = session.needsAuthentication
+            do {
+                while let command = try parser.next(from: &input.pending) {
+                    commands.append(command)
+                    if parser.clientIsUnauthenticated {
+                        mustRead = input.pending.readableBytes == 0
+                        break
                     }
-                } catch {
-                    malformed = error
                 }
-                let (executed, outcome) = try await session.execute(pipeline: commands, replies: &replies, flush: send)
-                var closing = outcome == .close
-                if !closing, let malformed {
-                    replies.writeError("ERR \(malformed)")
-                    closing = true
-                }
-                state.countCommands(executed)
-                if replies.readableBytes > 0 { try await send(replies) }
-                // Like Redis, a client over the limit is dropped without a reply: it is either
-                // broken or hostile, and what it sent so far cannot be answered.
-                if closing || input.pending.readableBytes > state.settings.queryBufferLimit { return }
-                if let (leading, length) = parser.requestAwaitingLastArgument(in: input.pending),
-                    session.storesAsItArrives(leading, lastLength: length)
-                {
-                    let key = Command.owned(leading[1])
-                    parser.handOverLastArgument(in: &input.pending)
-                    try await Self.hold(
-                        &session.arrivingValueMemory, of: state.clientMemory, for: store.arrivingValueMemory(length: length),
-                        afterExecuting: true)
-                    var replies = ReplyBuffer(allocator: client.channel.allocator)
-                    do {
-                        try await session.setArriving(
-                            key: key, length: length, from: &input, allocator: client.channel.allocator, replies: &replies)
-                    } catch let error as RESPParsingError {
-                        replies.writeError("ERR \(error)")
-                        try await send(replies)
-                        return
-                    }
-                    state.countCommands(1)
-                    try await send(replies)
-                    Self.release(&session.arrivingValueMemory, of: state.clientMemory)
-                    // Commands sent after the value may be here already.
-                    mustRead = input.pending.readableBytes == 0
-                    continue
-                }
-                input.pending.discardReadBytes()
+            } catch {
+                malformed = error
+            }
+            let (executed, outcome) = try await session.execute(pipeline: commands, replies: &replies, flush: send)
+            var closing = outcome == .close
+            if !closing, let malformed {
+                replies.writeError("ERR \(malformed)")
+                closing = true
+            }
+            state.countCommands(executed)
+            if replies.readableBytes > 0 { try await send(replies) }
+            // Like Redis, a client over the limit is dropped without a reply: it is either
+            // broken or hostile, and what it sent so far cannot be answered.
+            if closing || input.pending.readableBytes > state.settings.queryBufferLimit { return }
+            if let (leading, length) = parser.requestAwaitingLastArgument(in: input.pending),
+                session.storesAsItArrives(leading, lastLength: length)
+            {
+                let key = Command.owned(leading[1])
+                parser.handOverLastArgument(in: &input.pending)
                 try await Self.hold(
-                    &session.arrivingValueMemory, of: state.clientMemory, for: parser.readableBytesNeeded ?? 0,
-                    afterExecuting: !commands.isEmpty)
-                // A large value arrives in many reads: room for it is made ahead rather than by
-                // doubling read by read, but never more than the bytes already sent (or 2 MiB),
-                // so a length claimed and never sent cannot make the proxy allocate it.
-                if let needed = parser.readableBytesNeeded, needed > input.pending.readableBytes {
-                    let room = min(needed - input.pending.readableBytes, max(input.pending.readableBytes, Self.bulkRoomAhead))
-                    input.pending.reserveCapacity(minimumWritableBytes: room)
+                    &session.arrivingValueMemory, of: state.clientMemory, for: store.arrivingValueMemory(length: length),
+                    afterExecuting: true)
+                var replies = ReplyBuffer(allocator: client.channel.allocator)
+                do {
+                    try await session.setArriving(
+                        key: key, length: length, from: &input, allocator: client.channel.allocator, replies: &replies)
+                } catch let error as RESPParsingError {
+                    replies.writeError("ERR \(error)")
+                    try await send(replies)
+                    return
                 }
+                state.countCommands(1)
+                try await send(replies)
+                Self.release(&session.arrivingValueMemory, of: state.clientMemory)
+                // Commands sent after the value may be here already.
+                mustRead = input.pending.readableBytes == 0
+                continue
+            }
+            input.pending.discardReadBytes()
+            try await Self.hold(
+                &session.arrivingValueMemory, of: state.clientMemory, for: parser.readableBytesNeeded ?? 0,
+                afterExecuting: !commands.isEmpty)
+            // A large value arrives in many reads: room for it is made ahead rather than by
+            // doubling read by read, but never more than the bytes already sent (or 2 MiB),
+            // so a length claimed and never sent cannot make the proxy allocate it.
+            if let needed = parser.readableBytesNeeded, needed > input.pending.readableBytes {
+                let room = min(needed - input.pending.readableBytes, max(input.pending.readableBytes, Self.bulkRoomAhead))
+                input.pending.reserveCapacity(minimumWritableBytes: room)
             }
         }
     }
