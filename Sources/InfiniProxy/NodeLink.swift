@@ -52,9 +52,15 @@ final class NodeLink: Sendable {
         parts.append(frame)
         let promise = channel.eventLoop.makePromise(of: RESPValue.self)
         let handler = self.handler
-        channel.eventLoop.execute { [parts] in handler.value.send(id: id, parts: parts, promise: promise) }
+        // The reply's callback is added in the same turn of the event loop as the request: a
+        // future's `get()` from off the loop would hop onto it a second time to add it.
         return try await withTaskCancellationHandler {
-            try await promise.futureResult.get()
+            try await withCheckedThrowingContinuation { continuation in
+                channel.eventLoop.execute { [parts] in
+                    promise.futureResult.whenComplete { continuation.resume(with: $0) }
+                    handler.value.send(id: id, parts: parts, promise: promise)
+                }
+            }
         } onCancel: {
             promise.fail(CancellationError())
         }
