@@ -38,8 +38,9 @@ public actor ObjectStore {
         /// Shorter values are replicated rather than erasure-coded; see BENCHMARKS.md for the
         /// measurement behind it.
         public static let defaultSmallObjectThreshold = 4096
-        /// Longer values are never kept in the read cache.
-        public static let readCacheMaximumValueLength = 64 << 10
+        /// The read cache keeps values of at most this share of its capacity (1 MiB with the
+        /// default), so no one value pushes out much of the working set.
+        public static let readCacheValueShare = 64
 
         public init(
             geometry: ErasureGeometry,
@@ -194,7 +195,9 @@ public actor ObjectStore {
         self.persistence = persistence
         self.collector = ChunkCollector(nodes: nodes, storage: storage, persistence: persistence)
         self.encoder = ObjectEncoder(maximumShardLength: configuration.maximumShardLength, compression: configuration.compression)
-        self.readCache = ReadCache(capacity: configuration.readCacheCapacity, maximumValueLength: Configuration.readCacheMaximumValueLength)
+        self.readCache = ReadCache(
+            capacity: configuration.readCacheCapacity,
+            maximumValueLength: configuration.readCacheCapacity / Configuration.readCacheValueShare)
         recoveredHighestVersion = metadata?.recovered.highestVersion ?? 0
         if let metadata {
             for (key, entry) in metadata.recovered.entries { keyspace.insert(entry, for: ByteBuffer(bytes: key)) }

@@ -71,7 +71,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("read-cache"),
-        help: "Bytes of hot values up to 64 KiB kept in the proxy to answer reads without the nodes; 0 turns it off (default: 67108864)."
+        help: "Bytes of hot values kept in the proxy to answer reads without the nodes, each value at most 1/64 of it; 0 turns it off (default: 67108864)."
     )
     var readCache: Int?
 

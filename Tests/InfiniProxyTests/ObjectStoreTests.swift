@@ -400,7 +400,12 @@ struct ObjectStoreTests {
         #expect(try await store.get(Self.key("hot"))?.joined == nil)
         #expect(await store.statistics.readCacheBytes == 0)
 
-        let large = ByteBuffer(repeating: 7, count: ObjectStore.Configuration.readCacheMaximumValueLength + 1)
+        let largest = ByteBuffer(repeating: 6, count: (1 << 20) / ObjectStore.Configuration.readCacheValueShare)
+        try await store.set(Self.key("largest"), value: largest)
+        #expect(try await store.get(Self.key("largest"))?.joined == largest)
+        #expect(await store.statistics.readCacheBytes > largest.readableBytes, "a value at the cache's limit was not kept")
+        try await store.delete(Self.key("largest"))
+        let large = ByteBuffer(repeating: 7, count: largest.readableBytes + 1)
         try await store.set(Self.key("large"), value: large)
         #expect(try await store.get(Self.key("large"))?.joined == large)
         #expect(await store.statistics.readCacheBytes == 0, "a value above the cache's limit was kept")
