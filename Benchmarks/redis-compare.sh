@@ -40,6 +40,14 @@ rps() { # port, args, command → requests per second
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 
+# Every server gets the same short warm-up first, so no measured run includes a server's start:
+# connections, allocator arenas, and on the proxies the first requests of each node process.
+for port in "$REDIS_PORT" "$PROXY_PORT" "$UNCACHED_PORT"; do
+    echo "warming up the server on port $port" >&2
+    redis-benchmark -p "$port" -c 50 -n 20000 -d 1024 -t set,get -q >/dev/null 2>&1
+    redis-benchmark -p "$port" -c 50 -n 200 -d 1048576 -t set,get -q >/dev/null 2>&1
+done
+
 echo "| case | command | redis-server rps | infinistore rps | ÷ redis-server | no read cache rps | ÷ redis-server |"
 echo "|---|---|---:|---:|---:|---:|---:|"
 for entry in "${CASES[@]}"; do

@@ -798,19 +798,22 @@ public actor ObjectStore {
     /// large values read hold their share of `memory` together, taken before any is read.
     public func getAll(_ keys: [ByteBuffer], byteLimit: Int = .max, memory: ClientMemory? = nil) async throws -> [ValueBytes?] {
         var values: [ValueBytes?] = []
+        values.reserveCapacity(keys.count)
         // By version, so a key asked for many times (a pipeline's hot key) is read once.
         var uncached: [UInt64: (entry: Entry, indexes: [Int])] = [:]
         var bytes = 0
         // A key answered from the cache (or missing), for the keys right after it that repeat it
-        // (a pipeline's hot key): those are answered without looking the key up again.
-        var answered: (key: ByteBuffer, value: ValueBytes?)?
+        // (a pipeline's hot key): those are answered without looking the key up again. Two
+        // variables rather than an optional tuple, which is copied through generic code.
+        var answeredKey: ByteBuffer?
+        var answeredValue: ValueBytes?
         for (index, key) in keys.enumerated() {
-            if let answered, answered.key == key {
-                let length = answered.value?.readableBytes ?? 0
+            if answeredKey == key {
+                let length = answeredValue?.readableBytes ?? 0
                 if bytes + length > byteLimit { break }
                 bytes += length
-                values.append(answered.value)
-                if answered.value == nil {
+                values.append(answeredValue)
+                if answeredValue == nil {
                     missCount += 1
                 } else {
                     hitCount += 1
@@ -822,14 +825,18 @@ public actor ObjectStore {
             let length = entry?.descriptor.length ?? 0
             if index > 0, bytes + length > byteLimit { break }
             bytes += length
-            values.append(nil)
-            answered = (key, nil)
-            guard let entry else { continue }
+            answeredKey = key
+            answeredValue = nil
+            guard let entry else {
+                values.append(nil)
+                continue
+            }
             if let cached = readCache.value(of: entry.version) {
-                values[index] = ValueBytes(cached)
-                answered = (key, values[index])
+                answeredValue = ValueBytes(cached)
+                values.append(answeredValue)
             } else {
-                answered = nil
+                answeredKey = nil
+                values.append(nil)
                 uncached[entry.version, default: (entry, [])].indexes.append(index)
             }
         }
