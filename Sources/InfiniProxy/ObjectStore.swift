@@ -38,9 +38,9 @@ public actor ObjectStore {
         /// Shorter values are replicated rather than erasure-coded; see BENCHMARKS.md for the
         /// measurement behind it.
         public static let defaultSmallObjectThreshold = 4096
-        /// The read cache keeps values of at most this share of its capacity (1 MiB with the
-        /// default), so no one value pushes out much of the working set.
-        public static let readCacheValueShare = 64
+        /// The read cache's capacity over the longest value it keeps (so 1 MiB with the default
+        /// capacity): no one value pushes out much of the working set.
+        public static let readCacheCapacityPerLargestValue = 64
 
         public init(
             geometry: ErasureGeometry,
@@ -197,7 +197,7 @@ public actor ObjectStore {
         self.encoder = ObjectEncoder(maximumShardLength: configuration.maximumShardLength, compression: configuration.compression)
         self.readCache = ReadCache(
             capacity: configuration.readCacheCapacity,
-            maximumValueLength: configuration.readCacheCapacity / Configuration.readCacheValueShare)
+            maximumValueLength: configuration.readCacheCapacity / Configuration.readCacheCapacityPerLargestValue)
         recoveredHighestVersion = metadata?.recovered.highestVersion ?? 0
         if let metadata {
             for (key, entry) in metadata.recovered.entries { keyspace.insert(entry, for: ByteBuffer(bytes: key)) }

@@ -400,7 +400,7 @@ struct ObjectStoreTests {
         #expect(try await store.get(Self.key("hot"))?.joined == nil)
         #expect(await store.statistics.readCacheBytes == 0)
 
-        let largest = ByteBuffer(repeating: 6, count: (1 << 20) / ObjectStore.Configuration.readCacheValueShare)
+        let largest = ByteBuffer(repeating: 6, count: (1 << 20) / ObjectStore.Configuration.readCacheCapacityPerLargestValue)
         try await store.set(Self.key("largest"), value: largest)
         #expect(try await store.get(Self.key("largest"))?.joined == largest)
         #expect(await store.statistics.readCacheBytes > largest.readableBytes, "a value at the cache's limit was not kept")
