@@ -877,10 +877,7 @@ public actor ObjectStore {
     /// ``getAndChange(_:memory:_:)``: a write that keeps the TTL (APPEND, SET KEEPTTL) cannot
     /// carry the old one past it.
     public func getAndUpdateExpiry(_ key: ByteBuffer, expiry: ExpiryUpdate, memory: ClientMemory? = nil) async throws -> ValueBytes? {
-        if expiry == .keep {
-            guard let entry = lookup(key) else { return nil }
-            return try await pinnedRead(entry, of: key, range: 0..<entry.descriptor.length, memory: memory)
-        }
+        if expiry == .keep { return try await get(key, memory: memory) }
         return try await getAndChange(key, memory: memory) { key in
             switch expiry {
             case .keep: break
