@@ -46,40 +46,64 @@ public struct ObjectEncoder: ~Copyable {
     /// Encodes stripe `index` of `object` from exactly the object bytes of that stripe. Its chunks
     /// are then available through ``withChunk(_:_:)`` until the next call.
     public mutating func encodeStripe(_ index: Int, of object: ObjectDescriptor, bytes: RawSpan) {
-        let range = object.byteRange(ofStripe: index)
-        precondition(bytes.byteCount == range.count, "stripe bytes do not match the descriptor")
+        encodeStripe(index, of: object) { copy in copy(bytes) }
+    }
+
+    /// Encodes stripe `index` of `object` from the object bytes of that stripe given in pieces:
+    /// `pieces` passes each piece, in order, to the function it is given, and together they are
+    /// exactly the stripe's bytes. A value that arrived in many reads is thus coded without
+    /// first being copied into one buffer. Its chunks are then available through
+    /// ``withChunk(_:_:)`` until the next call.
+    public mutating func encodeStripe(_ index: Int, of object: ObjectDescriptor, pieces: ((RawSpan) -> Void) -> Void) {
+        let length = object.byteRange(ofStripe: index).count
         precondition(
             object.stripeLength <= object.geometry.stripeLength(maximumShardLength: maximumShardLength),
             "descriptor stripes are larger than this encoder's shards"
         )
-        bytes.withUnsafeBytes { raw in encodeStripe(index, of: object, raw: raw) }
+        let dataShards = object.geometry.dataShards
+        // The bytes land in the data shards, where they stay unless compressing them pays.
+        shards.resize(
+            shardCount: object.geometry.totalShards,
+            shardLength: ChunkHeader.payloadLength(storedLength: length, dataShards: dataShards))
+        let data = shards.leadingShards(dataShards)
+        var filled = 0
+        pieces { piece in
+            piece.withUnsafeBytes { source in
+                precondition(source.count <= length - filled, "stripe pieces longer than the stripe")
+                if let base = source.baseAddress { (data.baseAddress! + filled).copyMemory(from: base, byteCount: source.count) }
+                filled += source.count
+            }
+        }
+        precondition(filled == length, "stripe pieces do not match the descriptor")
+        codeStripe(index, of: object, length: length)
     }
 
-    private mutating func encodeStripe(_ index: Int, of object: ObjectDescriptor, raw: UnsafeRawBufferPointer) {
+    /// Compresses the `length` bytes at the start of the data shards if that pays, then pads
+    /// them, computes the parity shards and checksums every shard.
+    private mutating func codeStripe(_ index: Int, of object: ObjectDescriptor, length: Int) {
         let geometry = object.geometry
         var flags = ChunkHeader.Flags()
-        var stored = raw
-        if compression.isEnabled, raw.count >= compression.minimumLength {
-            let bound = max(LZ4Block.maximumCompressedLength(raw.count), compression.scratchLength)
+        var storedLength = length
+        if compression.isEnabled, length >= compression.minimumLength {
+            let bound = max(LZ4Block.maximumCompressedLength(length), compression.scratchLength)
             if compressed.count < bound {
                 compressed.deallocate()
                 compressed = .allocate(byteCount: bound, alignment: ShardBuffer.alignment)
             }
-        }
-        if compression.looksCompressible(raw, scratch: compressed) {
-            if let length = LZ4Block.compress(raw, into: compressed),
-                compression.keepsCompressed(length: raw.count, compressedLength: length)
+            let raw = UnsafeRawBufferPointer(start: shards.leadingShards(geometry.dataShards).baseAddress, count: length)
+            if compression.looksCompressible(raw, scratch: compressed),
+                let compressedLength = LZ4Block.compress(raw, into: compressed),
+                compression.keepsCompressed(length: length, compressedLength: compressedLength)
             {
-                stored = UnsafeRawBufferPointer(rebasing: compressed[0..<length])
+                storedLength = compressedLength
                 flags.insert(.compressed)
             }
         }
-
-        let payloadLength = ChunkHeader.payloadLength(storedLength: stored.count, dataShards: geometry.dataShards)
+        let payloadLength = ChunkHeader.payloadLength(storedLength: storedLength, dataShards: geometry.dataShards)
         shards.resize(shardCount: geometry.totalShards, shardLength: payloadLength)
         let data = shards.leadingShards(geometry.dataShards)
-        if let base = stored.baseAddress { data.baseAddress!.copyMemory(from: base, byteCount: stored.count) }
-        UnsafeMutableRawBufferPointer(rebasing: data[stored.count...]).initializeMemory(as: UInt8.self, repeating: 0)
+        if flags.contains(.compressed) { data.baseAddress!.copyMemory(from: compressed.baseAddress!, byteCount: storedLength) }
+        UnsafeMutableRawBufferPointer(rebasing: data[storedLength...]).initializeMemory(as: UInt8.self, repeating: 0)
         ReedSolomon.code(for: geometry).encode(&shards)
         for shard in 0..<geometry.totalShards {
             checksums[shard] = CRC32C.checksum(
@@ -94,8 +118,8 @@ public struct ObjectEncoder: ~Copyable {
             objectLength: object.length,
             objectVersion: object.version,
             keyHash: object.keyHash,
-            stripeLength: raw.count,
-            storedLength: stored.count,
+            stripeLength: length,
+            storedLength: storedLength,
             payloadLength: payloadLength,
             payloadChecksum: 0
         )

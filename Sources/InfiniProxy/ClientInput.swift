@@ -39,6 +39,24 @@ struct ClientInput {
         return true
     }
 
+    /// The next `count` bytes as the reads they arrived in, sliced rather than copied into one
+    /// buffer (short pieces are joined, as ``ValueBytes/append(_:)`` does), reading as many
+    /// times as it takes.
+    mutating func takeParts(_ count: Int) async throws -> ValueBytes {
+        var value = ValueBytes(expectedLength: count)
+        while value.readableBytes < count {
+            if pending.readableBytes == 0 {
+                guard let bytes = await nextRead() else { throw EndedEarly() }
+                pending = bytes
+            }
+            guard let piece = pending.readSlice(length: min(count - value.readableBytes, pending.readableBytes)) else {
+                preconditionFailure("a slice of the readable bytes")
+            }
+            value.append(piece)
+        }
+        return value
+    }
+
     /// Reads past the next `count` bytes without keeping them.
     mutating func skip(_ count: Int) async throws {
         var left = count

@@ -2,10 +2,47 @@ import NIOCore
 import RESP
 
 extension ClientSession {
-    /// Whether a request waiting for its last argument, of `length` bytes, is a plain SET whose
-    /// value is better stored as it arrives than gathered first.
-    func storesAsItArrives(_ leading: [ByteBuffer], lastLength length: Int) -> Bool {
-        leading.count == 2 && !needsAuthentication && leading[0].isCommandName("set") && store.storesAsItArrives(length: length)
+    /// How the large value of a plain SET is read while it arrives, rather than gathered in the
+    /// query buffer with the request around it.
+    enum ArrivingValue {
+        /// Each stripe is stored while the next one is read: the value spans more stripes than
+        /// a reply reads at once.
+        case storedStripeByStripe
+        /// Taken whole as the reads it arrives in, then stored from them.
+        case takenInParts
+    }
+
+    /// How a request waiting for its last argument, of `length` bytes, reads that argument, if
+    /// it is a plain SET of a large value.
+    func arrivingValue(_ leading: [ByteBuffer], lastLength length: Int) -> ArrivingValue? {
+        guard leading.count == 2, !needsAuthentication, length >= ClientMemory.largeValueLength, leading[0].isCommandName("set")
+        else { return nil }
+        return store.storesAsItArrives(length: length) ? .storedStripeByStripe : .takenInParts
+    }
+
+    /// The client memory a value of `length` bytes read as `arriving` holds.
+    func memory(for arriving: ArrivingValue, length: Int) -> Int {
+        switch arriving {
+        case .storedStripeByStripe: store.arrivingValueMemory(length: length)
+        case .takenInParts: length
+        }
+    }
+
+    /// Runs `SET key <value>` (`key` owning its bytes) with the value's `length` bytes taken as
+    /// the reads they arrive in, so they are coded from those reads, never copied together
+    /// into the query buffer first.
+    ///
+    /// - Throws: When the client leaves partway, or the value is not followed by CRLF; the
+    ///   connection must close then.
+    func setTakenInParts(key: ByteBuffer, length: Int, from input: inout ClientInput, replies: inout ReplyBuffer) async throws {
+        let value = try await input.takeParts(length)
+        try await input.expectCRLF()
+        do {
+            try await store.set(key, value: value)
+            replies.writeSimpleString("OK")
+        } catch {
+            replies.writeError(Self.errorMessage(error))
+        }
     }
 
     /// Runs `SET key <value>` (`key` owning its bytes) while the value's `length` bytes arrive:

@@ -302,7 +302,7 @@ public actor ObjectStore {
         expiry: ExpiryUpdate = .clear
     ) async throws -> Bool {
         if condition == .always, expiry == .clear {
-            try await absorbingSet(key, value: value)
+            try await absorbingSet(key, value: ValueBytes(value))
             return true
         }
         guard condition.allows(version: liveEntry(key)?.version) else { return false }
@@ -310,14 +310,21 @@ public actor ObjectStore {
             try await delete(key)
             return true
         }
-        return try await commit(try await storeChunks(of: key, value: value), for: key, condition: condition, expiry: expiry)
+        return try await commit(try await storeChunks(of: key, value: ValueBytes(value)), for: key, condition: condition, expiry: expiry)
+    }
+
+    /// A plain SET of `key` (which must not share storage with a connection's buffers) to a value
+    /// given in parts, as a large value arrives read by read: its parts are coded as they are,
+    /// never copied into one buffer first.
+    public func set(_ key: ByteBuffer, value: ValueBytes) async throws {
+        try await absorbingSet(key, value: value)
     }
 
     /// A plain SET of `key`, stored at once unless a plain SET of the key is being stored. Then it
     /// waits with the others that arrive meanwhile, and when that one has committed, the first
     /// of them stores the last value for all: the earlier ones would be superseded at the same
     /// moment, never seen by any reader, as in ``setEach(_:)``. They share its outcome.
-    private func absorbingSet(_ key: ByteBuffer, value: ByteBuffer) async throws {
+    private func absorbingSet(_ key: ByteBuffer, value: ValueBytes) async throws {
         var value = value
         var madeHere: [WaitingSet] = []
         if plainSetsWaiting[key] != nil {
@@ -350,7 +357,7 @@ public actor ObjectStore {
 
     /// A plain SET waiting for the one of its key being stored.
     private struct WaitingSet: Sendable {
-        let value: ByteBuffer
+        let value: ValueBytes
         let turn: CheckedContinuation<SetTurn, any Error>
     }
 
@@ -472,7 +479,7 @@ public actor ObjectStore {
                 }
                 bytes.writeImmutableBuffer(piece)
             }
-            return bytes
+            return ValueBytes(bytes)
         }
         withExtendedLifetime(hold) {}
         let written = try await commit(entry, for: key, condition: .ifVersion(old.version), expiry: .keep)
@@ -561,7 +568,7 @@ public actor ObjectStore {
 
     /// Codes and stores stripe `stripe` of `write`, whose bytes are all of `bytes`.
     public func store(_ stripe: Int, of write: ArrivingWrite, bytes: ByteBuffer) async throws {
-        try await storeStripe(stripe, of: write.entry, bytes: bytes)
+        try await storeStripe(stripe, of: write.entry, bytes: ValueBytes(bytes))
     }
 
     /// Makes `write`, every stripe of which is stored, the committed value of its key, without
@@ -601,7 +608,7 @@ public actor ObjectStore {
     public func setAll(_ pairs: [(key: ByteBuffer, value: ByteBuffer)]) async throws {
         let entries = try await withThrowingTaskGroup(of: (Int, Entry).self) { group in
             for (index, pair) in pairs.enumerated() {
-                group.addTask { (index, try await self.storeChunks(of: pair.key, value: pair.value)) }
+                group.addTask { (index, try await self.storeChunks(of: pair.key, value: ValueBytes(pair.value))) }
             }
             var entries = [Entry?](repeating: nil, count: pairs.count)
             do {
@@ -652,7 +659,7 @@ public actor ObjectStore {
         if lastIndex.count == 1, let last = pairs.last {
             let outcome: Result<Void, any Error>
             do {
-                outcome = .success(try await absorbingSet(last.key, value: last.value))
+                outcome = .success(try await absorbingSet(last.key, value: ValueBytes(last.value)))
             } catch {
                 outcome = .failure(error)
             }
@@ -661,7 +668,7 @@ public actor ObjectStore {
         // Tasks rather than a task group: this toolchain's release build corrupts a group
         // child's result of type (Int, Result<Entry, any Error>).
         let tasks = pairs.enumerated().map { index, pair in
-            lastIndex[pair.key] == index ? Task { try await self.storeChunks(of: pair.key, value: pair.value) } : nil
+            lastIndex[pair.key] == index ? Task { try await self.storeChunks(of: pair.key, value: ValueBytes(pair.value)) } : nil
         }
         var stored = [Result<Entry, any Error>?]()
         stored.reserveCapacity(tasks.count)
@@ -690,20 +697,15 @@ public actor ObjectStore {
     }
 
     /// Codes `value` stripe by stripe onto the nodes under a new version; nothing is visible yet.
-    private func storeChunks(of key: ByteBuffer, value: ByteBuffer) async throws -> Entry {
-        try await storeVersion(of: key, length: value.readableBytes) { range in
-            guard let stripe = value.getSlice(at: value.readerIndex + range.lowerBound, length: range.count) else {
-                preconditionFailure("the stripes end where the value does")
-            }
-            return stripe
-        }
+    private func storeChunks(of key: ByteBuffer, value: ValueBytes) async throws -> Entry {
+        try await storeVersion(of: key, length: value.readableBytes) { range in value.slice(range) }
     }
 
     /// Codes a new version of `key`, `length` bytes long, onto the nodes one stripe at a time;
     /// `stripe` gives the bytes of the value's byte range of each, in order, as they are needed.
     /// Nothing is visible yet.
     private func storeVersion(
-        of key: ByteBuffer, length: Int, stripe bytesOfStripe: (Range<Int>) async throws -> ByteBuffer
+        of key: ByteBuffer, length: Int, stripe bytesOfStripe: (Range<Int>) async throws -> ValueBytes
     ) async throws -> Entry {
         let entry = try newVersion(of: key, length: length)
         do {
@@ -736,9 +738,12 @@ public actor ObjectStore {
 
     /// Codes one stripe of `entry` from its `bytes` and stores its chunks on their nodes in
     /// parallel.
-    private func storeStripe(_ stripe: Int, of entry: Entry, bytes: ByteBuffer) async throws {
+    private func storeStripe(_ stripe: Int, of entry: Entry, bytes: ValueBytes) async throws {
         let descriptor = entry.descriptor
-        let chunks = encodeStripe(stripe, of: descriptor, bytes: bytes.readableBytesSpan, shards: 0..<descriptor.geometry.totalShards)
+        encoder.encodeStripe(stripe, of: descriptor) { copy in
+            for part in bytes.parts { copy(part.readableBytesSpan) }
+        }
+        let chunks = encodedChunks(0..<descriptor.geometry.totalShards)
         if let persistence {
             let kept = chunks.indices.filter { entry.isPersisted(shard: $0) }.map { shard in
                 (ChunkID(version: descriptor.version, stripe: stripe, shard: shard), node: entry.placement[shard], bytes: chunks[shard])
@@ -1107,7 +1112,12 @@ public actor ObjectStore {
     /// shared between two callers.
     private func encodeStripe(_ stripe: Int, of descriptor: ObjectDescriptor, bytes: RawSpan, shards: some Sequence<Int>) -> [ByteBuffer] {
         encoder.encodeStripe(stripe, of: descriptor, bytes: bytes)
-        return shards.map { shard in encoder.withChunk(shard) { header, payload in Self.chunkBytes(header, payload) } }
+        return encodedChunks(shards)
+    }
+
+    /// The chunks of `shards` of the stripe the encoder coded last.
+    private func encodedChunks(_ shards: some Sequence<Int>) -> [ByteBuffer] {
+        shards.map { shard in encoder.withChunk(shard) { header, payload in Self.chunkBytes(header, payload) } }
     }
 
     /// Returns the first `d` valid chunks of the stripe to arrive. It asks the nodes holding the

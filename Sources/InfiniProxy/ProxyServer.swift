@@ -197,17 +197,22 @@ public struct ProxyServer: Sendable {
             // broken or hostile, and what it sent so far cannot be answered.
             if closing || input.pending.readableBytes > state.settings.queryBufferLimit { return }
             if let (leading, length) = parser.requestAwaitingLastArgument(in: input.pending),
-                session.storesAsItArrives(leading, lastLength: length)
+                let arriving = session.arrivingValue(leading, lastLength: length)
             {
                 let key = Command.owned(leading[1])
                 parser.handOverLastArgument(in: &input.pending)
                 try await Self.hold(
-                    &session.arrivingValueMemory, of: state.clientMemory, for: store.arrivingValueMemory(length: length),
+                    &session.arrivingValueMemory, of: state.clientMemory, for: session.memory(for: arriving, length: length),
                     afterExecuting: true)
                 var replies = ReplyBuffer(allocator: client.channel.allocator)
                 do {
-                    try await session.setArriving(
-                        key: key, length: length, from: &input, allocator: client.channel.allocator, replies: &replies)
+                    switch arriving {
+                    case .storedStripeByStripe:
+                        try await session.setArriving(
+                            key: key, length: length, from: &input, allocator: client.channel.allocator, replies: &replies)
+                    case .takenInParts:
+                        try await session.setTakenInParts(key: key, length: length, from: &input, replies: &replies)
+                    }
                 } catch let error as RESPParsingError {
                     replies.writeError("ERR \(error)")
                     try await send(replies)

@@ -61,6 +61,27 @@ public struct ValueBytes: Sendable, Equatable, CustomStringConvertible {
         readableBytes += stripes.range.count
     }
 
+    /// The bytes at `range`, as slices of the parts.
+    ///
+    /// - Precondition: the value has no remaining stripes; it was read whole.
+    func slice(_ range: Range<Int>) -> ValueBytes {
+        precondition(remainingStripes == nil, "a value with remaining stripes is written, not sliced")
+        if range == 0..<readableBytes { return self }
+        var slice = ValueBytes(expectedLength: 0)
+        var start = 0
+        for part in parts {
+            let end = start + part.readableBytes
+            let lower = max(start, range.lowerBound)
+            let upper = min(end, range.upperBound)
+            if lower < upper, let piece = part.getSlice(at: part.readerIndex + lower - start, length: upper - lower) {
+                slice.parts.append(piece)
+                slice.readableBytes += piece.readableBytes
+            }
+            start = end
+        }
+        return slice
+    }
+
     /// All the bytes in one buffer: the only part itself, or a copy joining the parts.
     ///
     /// - Precondition: the value has no remaining stripes; it was read whole.

@@ -58,6 +58,38 @@ import Testing
         #expect(difference(try decodeObject(descriptor, stripes: stripes), object) == nil)
     }
 
+    /// A stripe given in pieces (a value as it arrived, read by read) is coded byte for byte as
+    /// the same stripe given whole, compressed or not, however it is cut.
+    @Test(arguments: [false, true])
+    func stripesGivenInPiecesAreCodedAsWhole(compressible: Bool) throws {
+        let geometry = try ErasureGeometry(dataShards: 4, parityShards: 2)
+        let object = compressible ? SampleData.text(3 << 20 + 5, seed: 11) : SampleData.random(3 << 20 + 5, seed: 12)
+        let (descriptor, whole) = encodeObject(object, geometry: geometry, maximumShardLength: 512 << 10)
+        #expect(whole[0][0].header.flags.contains(.compressed) == compressible)
+        var generator = SplitMix64(seed: 13)
+        for maximumPiece in [1, 4096, 65536, 1 << 20] {
+            var encoder = ObjectEncoder(maximumShardLength: 512 << 10)
+            for stripe in 0..<descriptor.stripeCount {
+                let range = descriptor.byteRange(ofStripe: stripe)
+                var cuts = [range.lowerBound]
+                while let last = cuts.last, last < range.upperBound {
+                    cuts.append(min(range.upperBound, last + Int.random(in: 0...maximumPiece, using: &generator)))
+                }
+                encoder.encodeStripe(stripe, of: descriptor) { copy in
+                    for (start, end) in zip(cuts, cuts.dropFirst()) { copy(object.span.bytes.extracting(start..<end)) }
+                }
+                for shard in 0..<geometry.totalShards {
+                    let bytes = encoder.withChunk(shard) { header, payload in
+                        var bytes = header.encodedBytes
+                        payload.withUnsafeBytes { bytes.append(contentsOf: $0) }
+                        return bytes
+                    }
+                    #expect(bytes == whole[stripe][shard].bytes, "pieces up to \(maximumPiece) bytes, stripe \(stripe), shard \(shard)")
+                }
+            }
+        }
+    }
+
     @Test func replicationWithOneDataShardStoresCopies() throws {
         let geometry = try ErasureGeometry(dataShards: 1, parityShards: 2)
         let object = SampleData.random(1000, seed: 11)

@@ -63,13 +63,7 @@ func withProxy(
             let value = Data(SampleData.random(25 << 20, seed: 25))
             #expect(try await redisCLI(port, ["-x", "SET", "large"], input: value) == "OK\n")
             #expect(try await redisCLI(port, ["STRLEN", "large"]) == "\(value.count)\n")
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("infinistore-large-\(port)")
-            defer { try? FileManager.default.removeItem(at: path) }
-            _ = try await run("/bin/sh", ["-c", "/usr/bin/redis-cli -p \(port) --raw GET large > \(path.path)"])
-            let read = try Data(contentsOf: path)
-            // --raw appends one newline.
-            #expect(read.count == value.count + 1)
-            #expect(read.prefix(value.count) == value)
+            #expect(try await valueReadWithRedisCLI(port, key: "large") == value)
         }
     }
 
@@ -232,10 +226,7 @@ func withProxy(
                 try await client.send(rest)
                 #expect(try await client.receive(12) == "+OK\r\n+PONG\r\n")
             }
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("infinistore-arriving-\(port)")
-            defer { try? FileManager.default.removeItem(at: path) }
-            _ = try await run("/bin/sh", ["-c", "/usr/bin/redis-cli -p \(port) --raw GET long > \(path.path)"])
-            #expect(try Data(contentsOf: path) == Data(value.readableBytesView) + Data("\n".utf8))
+            #expect(try await valueReadWithRedisCLI(port, key: "long") == Data(value.readableBytesView))
             #expect(try await heldClientMemory(port) == 0)
             let oneValue = await storedBytes()
 
@@ -273,6 +264,61 @@ func withProxy(
                 #expect(reply.hasPrefix("-ERR "), "\(reply)")
                 #expect(try await client.receive(7) == "+PONG\r\n")
             }
+            #expect(try await heldClientMemory(port) == 0)
+        }
+    }
+
+    @Test func aLargeValueIsTakenReadByReadAsItArrives() async throws {
+        // 10+2 with 1 MiB shards: a 3 MiB value is one stripe, taken as the reads it arrives in
+        // and stored from them once whole.
+        try await withProxy { (port: Int, nodes: [InProcessChunkNode]) async throws in
+            let value = ByteBuffer(bytes: SampleData.random(3 << 20 + 5, seed: 19))
+            func setHeader(_ key: String, length: Int = value.readableBytes) -> ByteBuffer {
+                ByteBuffer(string: "*3\r\n$3\r\nSET\r\n$\(key.utf8.count)\r\n\(key)\r\n$\(length)\r\n")
+            }
+
+            // Sent in pieces with pauses, so it arrives in many reads; its end shares a write
+            // with the next request.
+            try await withRawClient(port) { client in
+                try await client.send(setHeader("large"))
+                var offset = 0
+                while offset < 2 << 20 {
+                    try await client.send(value.getSlice(at: offset, length: 100_000)!)
+                    offset += 100_000
+                    try await Task.sleep(for: .milliseconds(2))
+                }
+                #expect(try await heldClientMemory(port) == value.readableBytes, "the arriving value holds its length")
+                #expect(try await redisCLI(port, ["EXISTS", "large"]) == "0\n")
+                var rest = value.getSlice(at: offset, length: value.readableBytes - offset)!
+                rest.writeString("\r\n*1\r\n$4\r\nPING\r\n")
+                try await client.send(rest)
+                #expect(try await client.receive(12) == "+OK\r\n+PONG\r\n")
+            }
+            #expect(try await valueReadWithRedisCLI(port, key: "large") == Data(value.readableBytesView))
+            #expect(try await heldClientMemory(port) == 0)
+            let oneValue = await totalStoredBytes(of: nodes)
+
+            // A client that leaves partway stores nothing and holds nothing.
+            try await withRawClient(port) { client in
+                var request = setHeader("abandoned")
+                request.writeImmutableBuffer(value.getSlice(at: 0, length: 1 << 20)!)
+                try await client.send(request)
+                for _ in 0..<200 where try await heldClientMemory(port) == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            for _ in 0..<300 where try await heldClientMemory(port) > 0 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(try await heldClientMemory(port) == 0)
+            #expect(try await redisCLI(port, ["EXISTS", "abandoned"]) == "0\n")
+            #expect(await totalStoredBytes(of: nodes) == oneValue)
+
+            // A value not ended by CRLF is a protocol error, and the connection closes.
+            try await withRawClient(port) { client in
+                var request = setHeader("unended")
+                request.writeImmutableBuffer(value)
+                request.writeString("XY")
+                try await client.send(request)
+                #expect(try await client.receiveUntilClosed() == "-ERR Protocol error: expected CRLF\r\n")
+            }
+            #expect(try await redisCLI(port, ["EXISTS", "unended"]) == "0\n")
             #expect(try await heldClientMemory(port) == 0)
         }
     }
@@ -353,6 +399,16 @@ struct RawClient {
 }
 
 /// INFO's `infinistore_client_memory_held` of the proxy on `port`, read with `redis-cli`.
+/// The value of `key` as `redis-cli --raw GET` writes it to a file, without the newline it adds.
+func valueReadWithRedisCLI(_ port: Int, key: String) async throws -> Data {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("infinistore-get-\(port)-\(key)")
+    defer { try? FileManager.default.removeItem(at: path) }
+    _ = try await run("/bin/sh", ["-c", "/usr/bin/redis-cli -p \(port) --raw GET \(key) > \(path.path)"])
+    let read = try Data(contentsOf: path)
+    #expect(read.last == UInt8(ascii: "\n"))
+    return read.dropLast()
+}
+
 func heldClientMemory(_ port: Int) async throws -> Int {
     let info = try await redisCLI(port, ["INFO", "memory"])
     let line = info.split(separator: "\r\n").first { $0.hasPrefix("infinistore_client_memory_held:") }
