@@ -18,6 +18,12 @@ final class HedgeDelay: Sendable {
 
     /// In seconds; nil until the first sample.
     private let estimate = Mutex<Estimate?>(nil)
+    private let hedges = Atomic(0)
+
+    /// Reads that asked the spare nodes because the delay passed.
+    var hedgeCount: Int { hedges.load(ordering: .relaxed) }
+
+    func countHedge() { hedges.add(1, ordering: .relaxed) }
 
     /// The delay to use now.
     var current: Duration {

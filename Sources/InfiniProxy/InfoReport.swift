@@ -106,6 +106,7 @@ struct InfoReport {
                 "infinistore_read_cache_capacity:\(server.store.configuration.readCacheCapacity)",
                 "infinistore_read_cache_bytes:\(store.readCacheBytes)",
                 "infinistore_read_cache_hits:\(store.readCacheHits)",
+                "infinistore_hedged_reads:\(store.hedgedReads)",
                 "infinistore_orphaned_chunks_deleted:\(store.orphanedChunks)",
                 "infinistore_rebuilt_chunks:\(store.rebuiltChunks)",
                 "infinistore_node_restored_chunks:\(server.nodePool?.restoredChunks ?? 0)",

@@ -3,6 +3,7 @@ public import InfiniCoding
 public import InfiniMetadata
 import InfiniNodeProtocol
 public import NIOCore
+import NIOPosix
 
 /// Stores values erasure-coded over memory nodes: the proxy's data path.
 ///
@@ -138,6 +139,8 @@ public actor ObjectStore {
     private let persistence: PersistenceTracker?
     private let collector: ChunkCollector
     private let hedgeDelay = HedgeDelay()
+    /// Where reads wait for their hedge delay.
+    private let hedgeTimers: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()
     private var encoder: ObjectEncoder
     /// A reply reads a value spanning more stripes than this one stripe at a time as it is
     /// written, so it holds about this many stripes of memory: the one being sent and the next.
@@ -231,6 +234,8 @@ public actor ObjectStore {
         /// Times the nodes were asked to write what they held back, because the proxy kept
         /// more than half of ``PersistenceTracker/capacity`` in unpersisted chunks.
         public var flushRequests: Int
+        /// Reads that asked the spare nodes because the ones asked first were late.
+        public var hedgedReads: Int
     }
 
     public var statistics: Statistics {
@@ -249,7 +254,8 @@ public actor ObjectStore {
             readCacheHits: readCache.hits,
             orphanedChunks: orphanedChunkCount,
             rebuiltChunks: rebuiltChunkCount,
-            flushRequests: flushRequestCount
+            flushRequests: flushRequestCount,
+            hedgedReads: hedgeDelay.hedgeCount
         )
     }
 
@@ -1133,7 +1139,7 @@ public actor ObjectStore {
             wanted,
             of: Array(entry.placement.indices),
             askingAtOnce: wanted,
-            hedge: hedgeDelay,
+            hedge: (hedgeDelay, hedgeTimers),
             stripe: stripe,
             of: descriptor
         ) { [nodes, hedgeDelay] shard, id in
@@ -1170,7 +1176,7 @@ public actor ObjectStore {
         _ count: Int,
         of shards: [Int],
         askingAtOnce: Int,
-        hedge: HedgeDelay?,
+        hedge: (delay: HedgeDelay, timers: any EventLoop)?,
         stripe: Int,
         of descriptor: ObjectDescriptor,
         fetch: @escaping @Sendable (Int, ChunkID) async throws -> ByteBuffer?
@@ -1191,15 +1197,16 @@ public actor ObjectStore {
             }
             ask(askingAtOnce)
             if asked < shards.count, let hedge {
-                let delay = hedge.current
+                let delay = hedge.delay.current
                 group.addTask {
-                    try? await Task.sleep(for: delay)
+                    await hedge.timers.sleep(for: delay)
                     return .hedgeDelayPassed
                 }
             }
             collecting: for await event in group {
                 switch event {
                 case .hedgeDelayPassed:
+                    if asked < shards.count { hedge?.delay.countHedge() }
                     ask(shards.count)
                 case .answered(let shard, let chunk):
                     unanswered -= 1

@@ -372,6 +372,7 @@ struct ObjectStoreTests {
             #expect(try await store.get(Self.key("coded"))?.joined == coded)
             await node.setStalling(false)
         }
+        #expect(await store.statistics.hedgedReads >= 1, "a read that asked a stuck node is counted as hedged")
     }
 
     @Test func hotValuesComeFromTheReadCacheButNeverAStaleVersion() async throws {
