@@ -91,11 +91,20 @@ final class ClientConnection: Sendable {
         try await channel.writeAndFlush(channel.allocator.buffer(capacity: 0)).get()
     }
 
-    /// Writes one reply, then closes the connection.
+    /// Writes one reply, then ends the connection: the output closes at once, and the channel
+    /// once the client has closed its side or after ``lingerTime``. Closing both while the
+    /// client's first commands (redis-py sends some as it connects) are still unread would
+    /// answer them with a reset, which makes the client's kernel drop the reply unread.
     func reject(with reply: ByteBuffer) {
         let channel = self.channel
-        channel.writeAndFlush(reply).whenComplete { _ in channel.close(promise: nil) }
+        channel.writeAndFlush(reply).whenComplete { _ in
+            channel.close(mode: .output, promise: nil)
+            channel.eventLoop.scheduleTask(in: Self.lingerTime) { channel.close(promise: nil) }
+        }
     }
+
+    /// How long a rejected client has to read its reply and close.
+    static let lingerTime = TimeAmount.seconds(2)
 
     func close() {
         channel.close(promise: nil)

@@ -30,6 +30,14 @@ try:
 except redis.ConnectionError as error:
     assert "max number of clients reached" in str(error)
 assert first.info("stats")["rejected_connections"] >= 1
+# A refused client that sends commands before it reads (redis-py sends some as it connects)
+# gets the reason, not a reset that fails its next send.
+refused = socket.create_connection(("127.0.0.1", port))
+for _ in range(2):
+    time.sleep(0.2)
+    refused.sendall(b"*1\r\n$4\r\nPING\r\n")
+assert refused.recv(1024) == b"-ERR max number of clients reached\r\n"
+refused.close()
 for client in held:
     client.close()
 
