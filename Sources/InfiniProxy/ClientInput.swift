@@ -49,8 +49,13 @@ struct ClientInput {
                 guard let bytes = await nextRead() else { throw EndedEarly() }
                 pending = bytes
             }
-            guard let piece = pending.readSlice(length: min(count - value.readableBytes, pending.readableBytes)) else {
+            guard var piece = pending.readSlice(length: min(count - value.readableBytes, pending.readableBytes)) else {
                 preconditionFailure("a slice of the readable bytes")
+            }
+            // A part keeps its read's whole buffer alive, and the client memory counts only the
+            // value's bytes: a buffer the read left mostly empty is copied out of instead.
+            if piece.readableBytes >= ValueBytes.separatePartLength, piece.storageCapacity > 2 * piece.readableBytes {
+                piece = ByteBuffer(bytes: piece.readableBytesView)
             }
             value.append(piece)
         }

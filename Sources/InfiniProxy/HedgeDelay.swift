@@ -20,7 +20,7 @@ final class HedgeDelay: Sendable {
     private let estimate = Mutex<Estimate?>(nil)
     private let hedges = Atomic(0)
 
-    /// Reads that asked the spare nodes because the delay passed.
+    /// Stripe reads that asked the spare nodes because the delay passed.
     var hedgeCount: Int { hedges.load(ordering: .relaxed) }
 
     func countHedge() { hedges.add(1, ordering: .relaxed) }

@@ -234,7 +234,7 @@ public actor ObjectStore {
         /// Times the nodes were asked to write what they held back, because the proxy kept
         /// more than half of ``PersistenceTracker/capacity`` in unpersisted chunks.
         public var flushRequests: Int
-        /// Reads that asked the spare nodes because the ones asked first were late.
+        /// Stripe reads that asked the spare nodes because the ones asked first were late.
         public var hedgedReads: Int
     }
 
@@ -746,10 +746,7 @@ public actor ObjectStore {
     /// parallel.
     private func storeStripe(_ stripe: Int, of entry: Entry, bytes: ValueBytes) async throws {
         let descriptor = entry.descriptor
-        encoder.encodeStripe(stripe, of: descriptor) { copy in
-            for part in bytes.parts { copy(part.readableBytesSpan) }
-        }
-        let chunks = encodedChunks(0..<descriptor.geometry.totalShards)
+        let chunks = encodeStripe(stripe, of: descriptor, bytes: bytes, shards: 0..<descriptor.geometry.totalShards)
         if let persistence {
             let kept = chunks.indices.filter { entry.isPersisted(shard: $0) }.map { shard in
                 (ChunkID(version: descriptor.version, stripe: stripe, shard: shard), node: entry.placement[shard], bytes: chunks[shard])
@@ -1118,6 +1115,14 @@ public actor ObjectStore {
     /// shared between two callers.
     private func encodeStripe(_ stripe: Int, of descriptor: ObjectDescriptor, bytes: RawSpan, shards: some Sequence<Int>) -> [ByteBuffer] {
         encoder.encodeStripe(stripe, of: descriptor, bytes: bytes)
+        return encodedChunks(shards)
+    }
+
+    /// The same for a stripe given in parts, which the encoder copies in one by one.
+    private func encodeStripe(_ stripe: Int, of descriptor: ObjectDescriptor, bytes: ValueBytes, shards: some Sequence<Int>) -> [ByteBuffer] {
+        encoder.encodeStripe(stripe, of: descriptor) { copy in
+            for part in bytes.parts { copy(part.readableBytesSpan) }
+        }
         return encodedChunks(shards)
     }
 
