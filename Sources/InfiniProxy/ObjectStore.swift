@@ -472,20 +472,22 @@ public actor ObjectStore {
         pin(old)
         defer { unpin(old) }
         let hold = try await hold([(old, 0..<oldLength)], of: memory)
+        // Each stripe is the old version's bytes as read and the suffixes' slice, in parts: the
+        // encoder copies them in, so they are not joined first.
         let entry = try await storeVersion(of: key, length: length) { range in
-            var bytes = ByteBufferAllocator().buffer(capacity: range.count)
+            var bytes = ValueBytes(expectedLength: range.count)
             if range.lowerBound < oldLength {
-                var piece = try await read(old, of: key, range: range.lowerBound..<min(range.upperBound, oldLength), streaming: false).joined
-                bytes.writeBuffer(&piece)
+                let oldBytes = try await read(old, of: key, range: range.lowerBound..<min(range.upperBound, oldLength), streaming: false)
+                for part in oldBytes.parts { bytes.append(part) }
             }
             if range.upperBound > oldLength {
                 let start = max(range.lowerBound, oldLength) - oldLength
                 guard let piece = added.getSlice(at: added.readerIndex + start, length: range.upperBound - oldLength - start) else {
                     preconditionFailure("the new version's stripes end where the suffixes do")
                 }
-                bytes.writeImmutableBuffer(piece)
+                bytes.append(piece)
             }
-            return ValueBytes(bytes)
+            return bytes
         }
         withExtendedLifetime(hold) {}
         let written = try await commit(entry, for: key, condition: .ifVersion(old.version), expiry: .keep)
